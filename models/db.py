@@ -1,0 +1,204 @@
+"""Engine, sessions, migrations and the bulk-write helper.
+
+Why a bulk helper: on the nightly path ORM objects cost 10-50x more than a raw DBAPI
+``executemany`` of tuples (SQLite) or ``COPY`` (PostgreSQL). Everything that writes many rows
+goes through :func:`bulk_insert` / :func:`bulk_upsert`; the ORM is for small transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message names the cause and the fix."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine; for a SQLite file, create its folder and set WAL + busy timeout so a
+    second process (the admin server, a second scheduler) waits instead of failing."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot create the database folder {path.parent}: {exc.strerror}; "
+                "set VIGIE_WORKDIR to a writable folder"
+            ) from None
+    engine = create_engine(url, echo=echo, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error (then re-raise)."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations up to ``revision`` on this engine's database."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise DatabaseError(_unreachable(engine, exc)) from None
+
+
+def _unreachable(engine: Engine, exc: Exception) -> str:
+    where = engine.url.render_as_string(hide_password=True)
+    first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return f"database {where} is unreachable ({first}); check VIGIE_DATABASE__URL and that the server runs"
+
+
+def check_ready(engine: Engine) -> None:
+    """Fail with a clear message unless the database is reachable and fully migrated."""
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise DatabaseError(_unreachable(engine, exc)) from None
+    if current != head:
+        found = current or "no schema"
+        raise DatabaseError(
+            f"database is not migrated (expected revision {head}, found {found}); run `vigie db upgrade`"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """NumPy/pandas scalars to the Python types every DBAPI driver accepts; NaN/NaT to None."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def frame_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows of ``frame[columns]`` as tuples of plain Python values, column-wise conversion."""
+    converted = []
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            values = [None if pd.isna(v) else v.date() for v in series]
+        elif pd.api.types.is_float_dtype(series):
+            values = [None if v != v else float(v) for v in series.to_numpy()]
+        elif pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
+            values = [_plain(v) for v in series.astype(object)]
+        else:
+            values = [_plain(v) for v in series.astype(object).where(series.notna(), None)]
+        converted.append(values)
+    return list(zip(*converted, strict=True))
+
+
+def _placeholder(session: Session) -> str:
+    return "?" if session.connection().dialect.name == "sqlite" else "%s"
+
+
+def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:
+    """Run ``sql`` for every row on the session's own DBAPI connection (same transaction)."""
+    raw = session.connection().connection.dbapi_connection
+    if raw is None:
+        raise DatabaseError("the session has no live database connection")
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    except Exception as exc:  # the DBAPI error type differs per driver
+        raise DatabaseError(f"bulk write into {table} failed: {exc}") from exc
+    finally:
+        cursor.close()
+    return len(rows)
+
+
+def bulk_insert(session: Session, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+    """Insert every row of ``frame[columns]`` into ``table`` in the session's transaction.
+
+    SQLite and PostgreSQL both take a raw DBAPI ``executemany`` of tuples (psycopg 3
+    pipelines it). Returns the number of rows written."""
+    if frame.empty:
+        return 0
+    marks = ", ".join([_placeholder(session)] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    return _executemany(session, sql, frame_rows(frame, columns), table)
+
+
+def bulk_upsert(
+    session: Session,
+    table: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    key: Sequence[str],
+) -> int:
+    """Insert rows, or update the non-key columns of rows whose ``key`` already exists.
+
+    Both SQLite (>= 3.24) and PostgreSQL speak ``INSERT ... ON CONFLICT (key) DO UPDATE``."""
+    if frame.empty:
+        return 0
+    marks = ", ".join([_placeholder(session)] * len(columns))
+    updates = [c for c in columns if c not in key]
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
+    )
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(key)}) {action}"
+    )
+    return _executemany(session, sql, frame_rows(frame, columns), table)
+
+
+def read_frame(session: Session, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Run a SELECT in the session's transaction and return a DataFrame (column names kept)."""
+    try:
+        result = session.execute(text(sql), params or {})
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"query failed: {exc.__class__.__name__}: {exc}") from exc
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

@@ -1,0 +1,36 @@
+"""The notification outbox: one e-mail per policyholder per run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Notification(Base):
+    """Written in the same transaction as the decisions it announces. ``outbox_key`` is
+    unique (policyholder and business date), so a re-run can never queue or send twice.
+    ``status``: ``pending``, ``retry`` (a 4xx answer, will try again), ``sent``,
+    ``dead_letter`` (a 5xx answer or too many attempts)."""
+
+    __tablename__ = "notification"
+
+    notification_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_key: Mapped[str] = mapped_column(String(80), unique=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    policyholder_id: Mapped[str] = mapped_column(String(32), index=True)
+    recipients: Mapped[str] = mapped_column(String(500))
+    language: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), index=True, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

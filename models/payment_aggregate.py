@@ -1,0 +1,28 @@
+"""Payment experience aggregated per buyer at a business date (raw invoices stay in Parquet)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class PaymentAggregate(Base):
+    """Why an aggregate and not the invoices: ten million invoice rows a night would make the
+    database a slow copy of a Parquet file; decisions need only these per-buyer figures."""
+
+    __tablename__ = "payment_aggregate"
+
+    buyer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    invoices: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    days_beyond_terms: Mapped[float] = mapped_column(Float)
+    overdue_share: Mapped[float] = mapped_column(Float)
+    overdue_declarations: Mapped[int] = mapped_column(Integer)
+    dbt_trend_3m: Mapped[float | None] = mapped_column(Float)
+    dbt_trend_12m: Mapped[float | None] = mapped_column(Float)
+    reporting_policyholders: Mapped[int] = mapped_column(Integer)
