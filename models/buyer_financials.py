@@ -16,9 +16,7 @@ class BuyerFinancials(Base):
 
     __tablename__ = "buyer_financials"
 
-    buyer_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("buyer.buyer_id"), primary_key=True
-    )
+    buyer_id: Mapped[str] = mapped_column(String(32), ForeignKey("buyer.buyer_id"), primary_key=True)
     fiscal_year_end: Mapped[date] = mapped_column(Date, primary_key=True)
     filed_date: Mapped[date | None] = mapped_column(Date)
     revenue_cents: Mapped[int | None] = mapped_column(BigInteger)

@@ -112,32 +112,18 @@ def check_ready(engine: Engine) -> None:
         )
 
 
-def _plain(value: Any) -> Any:
-    """NumPy/pandas scalars to the Python types every DBAPI driver accepts; NaN/NaT to None."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
+def _column_values(series: pd.Series) -> list[Any]:
+    """One column as plain Python values (int, float, str, bool, date, None) for the DBAPI."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
+        has_time = bool((series.dropna() != series.dropna().dt.normalize()).any())
+        values = series.dt.to_pydatetime() if has_time else series.dt.date
+        return list(pd.Series(values, dtype="object").where(series.notna().to_numpy(), None))
+    return list(series.to_numpy(dtype=object, na_value=None).tolist())
 
 
 def frame_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Rows of ``frame[columns]`` as tuples of plain Python values, column-wise conversion."""
-    converted = []
-    for column in columns:
-        series = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(series):
-            values = [None if pd.isna(v) else v.date() for v in series]
-        elif pd.api.types.is_float_dtype(series):
-            values = [None if v != v else float(v) for v in series.to_numpy()]
-        elif pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
-            values = [_plain(v) for v in series.astype(object)]
-        else:
-            values = [_plain(v) for v in series.astype(object).where(series.notna(), None)]
-        converted.append(values)
-    return list(zip(*converted, strict=True))
+    """Rows of ``frame[columns]`` as tuples of plain Python values, converted column-wise."""
+    return list(zip(*(_column_values(frame[c]) for c in columns), strict=True))
 
 
 def _placeholder(session: Session) -> str:
@@ -185,12 +171,9 @@ def bulk_upsert(
         return 0
     marks = ", ".join([_placeholder(session)] * len(columns))
     updates = [c for c in columns if c not in key]
-    action = (
-        "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
-    )
+    action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-        f"ON CONFLICT ({', '.join(key)}) {action}"
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) {action}"
     )
     return _executemany(session, sql, frame_rows(frame, columns), table)
 

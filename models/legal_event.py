@@ -13,7 +13,7 @@ from models.base import Base
 class LegalEvent(Base):
     """``notice_id`` is BODACC's ``id``; a rectificatif replaces the fields of the notice it
     refers to and an annulation sets ``cancelled``. ``event_type`` is one of the typed events
-    of ``feeds.legal`` (``open_rj``, ``open_lj``, ``closure``, ``radiation``, ``accounts_filed``, ``other``...)
+    of :class:`models.codes.LegalEventType`
     and ``nature_raw`` keeps the original text so an unknown nature is never lost."""
 
     __tablename__ = "legal_event"

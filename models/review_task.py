@@ -17,9 +17,7 @@ class ReviewTask(Base):
     __tablename__ = "review_task"
 
     task_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    decision_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("decision.decision_id"), unique=True
-    )
+    decision_id: Mapped[int] = mapped_column(Integer, ForeignKey("decision.decision_id"), unique=True)
     desk: Mapped[str] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default="open")
     required_authority_cents: Mapped[int] = mapped_column(BigInteger)

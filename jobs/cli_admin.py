@@ -1,0 +1,9 @@
+"""CLI commands: admin (mounted by :mod:`jobs.cli`)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Mount this module's commands on the main app."""
