@@ -12,12 +12,12 @@ Sources, highest priority first: keyword arguments, ``VIGIE_*`` environment vari
 from __future__ import annotations
 
 import os
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -71,7 +71,7 @@ class SchedulerSettings(BaseModel):
     """The nightly schedule: wall-clock time in a named time zone, and how late a run may start."""
 
     timezone: str = "Europe/Paris"
-    nightly_time: time = time(2, 30)
+    nightly_time: time = time(3, 30)
     misfire_grace_hours: float = Field(default=6.0, gt=0)
 
     @field_validator("timezone")
@@ -82,6 +82,24 @@ class SchedulerSettings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"expected an IANA time zone such as Europe/Paris, found {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _time_exists_every_day(self) -> SchedulerSettings:
+        """A wall-clock time inside a daylight-saving jump (02:00-02:59 in Paris) would be
+        skipped one night in spring and met twice one night in autumn: refuse it."""
+        zone = ZoneInfo(self.timezone)
+        day = date(2026, 1, 1)
+        for offset in range(0, 731):
+            moment = datetime.combine(day + timedelta(days=offset), self.nightly_time)
+            first = moment.replace(tzinfo=zone, fold=0)
+            second = moment.replace(tzinfo=zone, fold=1)
+            if first.utcoffset() != second.utcoffset():
+                raise ValueError(
+                    f"expected a nightly time that exists exactly once every day in {self.timezone}, "
+                    f"found {self.nightly_time.isoformat('minutes')}, which a daylight-saving change "
+                    f"skips or repeats on {moment.date()} (choose e.g. 03:30)"
+                )
+        return self
 
 
 class PathSettings(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +179,37 @@ def bulk_upsert(
     return _executemany(session, sql, frame_rows(frame, columns), table)
 
 
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_ISO_DATETIME = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2})?"
+
+
+def _sqlite_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """SQLite hands raw SQL dates back as ISO text; PostgreSQL as ``date`` objects. Give both
+    the same shape so code above the database never depends on the backend."""
+    for column in frame.columns:
+        series = frame[column]
+        if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+            continue
+        values = series.dropna()
+        if values.empty or not all(isinstance(v, str) for v in values.iloc[:50]):
+            continue
+        text_values = values.astype(str)
+        if text_values.str.fullmatch(_ISO_DATE).all():
+            frame[column] = series.astype(object).map(date.fromisoformat, na_action="ignore")
+        elif text_values.str.fullmatch(_ISO_DATETIME).all():
+            frame[column] = series.astype(object).map(datetime.fromisoformat, na_action="ignore")
+    return frame
+
+
 def read_frame(session: Session, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run a SELECT in the session's transaction and return a DataFrame (column names kept)."""
+    """Run a SELECT in the session's transaction and return a DataFrame (column names kept).
+
+    Dates come back as ``datetime.date`` (timestamps as ``datetime``) on every backend."""
     try:
         result = session.execute(text(sql), params or {})
     except SQLAlchemyError as exc:
         raise DatabaseError(f"query failed: {exc.__class__.__name__}: {exc}") from exc
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    if session.get_bind().dialect.name == "sqlite":
+        frame = _sqlite_dates(frame)
+    return frame

@@ -1,0 +1,188 @@
+"""The nightly run: ingest -> score -> monitor -> arbitrate -> eligibility -> outbox -> send -> report.
+
+Steps are grouped into units of work. Each group runs in one transaction together with the
+ledger rows that mark its steps done, so a crash (kill -9 included) leaves every group either
+entirely done or not started, and running the same business date again resumes at the first
+group not done. Decisions, their eligibility and the notification outbox form one group: the
+outbox is written in the same transaction as the decisions it announces, so no decision can
+exist without its e-mail being queued. Sending is its own group and commits per message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from jobs.ledger import finish_run, open_run, record_step
+from jobs.run_lock import run_lock
+from models.db import session_factory
+
+log = logging.getLogger("vigie.nightly")
+
+
+@dataclass
+class NightContext:
+    """What a step receives: the open session of its group, the settings and the run."""
+
+    session: Session
+    sessions: sessionmaker[Session]
+    settings: Settings
+    as_of: date
+    run_id: int
+
+
+StepFunction = Callable[[NightContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: StepFunction
+    description: str
+
+
+STEP_PLAN: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("ingest", "read the night's feed files and refresh payment aggregates"),),
+    (("score", "compute features and score every buyer with the champion model"),),
+    (("monitor", "population stability, backtest and override rate"),),
+    (
+        ("arbitrate", "evaluate the rule sets over every limit; apply or refer"),
+        ("eligibility", "OAL deadlines and CAP-family eligibility"),
+        ("outbox", "queue one e-mail per policyholder with its modifications"),
+    ),
+    (("send", "send queued e-mails (retries 4xx, dead-letters 5xx)"),),
+    (("report", "portfolio indicators, plots and the run report"),),
+)
+"""The steps in order, grouped by unit of work (one transaction per group)."""
+
+
+def default_groups() -> tuple[tuple[Step, ...], ...]:
+    """The real steps (imported here, not at module load: the CLI stays quick to start)."""
+    from jobs import steps
+
+    return tuple(tuple(Step(name, getattr(steps, name), text) for name, text in group) for group in STEP_PLAN)
+
+
+STEP_NAMES: tuple[str, ...] = tuple(name for group in STEP_PLAN for name, _ in group)
+
+
+class RunFailed(Exception):
+    """A step failed; the run is marked failed with this reason and can be resumed."""
+
+
+@dataclass
+class NightResult:
+    business_date: date
+    run_id: int
+    status: str
+    resumed: bool = False
+    already_done: bool = False
+    steps_run: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def run_night(
+    engine: Engine,
+    settings: Settings,
+    *,
+    as_of: date,
+    progress: Callable[[str, str], None] | None = None,
+    stop_after: str | None = None,
+    groups: Sequence[Sequence[Step]] | None = None,
+) -> NightResult:
+    """Run (or resume) the night of ``as_of``. Idempotent: a succeeded night is not redone.
+
+    ``stop_after`` ends the run after the named step, leaving it resumable (operators use it
+    to inspect a night halfway; tests use it to prove resumption)."""
+    sessions = session_factory(engine)
+    with run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"):
+        with sessions.begin() as session:
+            state = open_run(session, business_date=as_of)
+        result = NightResult(as_of, state.run_id, state.status, resumed=state.resumed)
+        if state.status == "succeeded":
+            result.already_done = True
+            return result
+        ordinal = 0
+        for group in groups if groups is not None else default_groups():
+            names = [step.name for step in group]
+            ordinal += len(group)
+            if all(name in state.done_steps for name in names):
+                continue
+            _run_group(
+                sessions,
+                settings,
+                group,
+                as_of=as_of,
+                state_run_id=state.run_id,
+                first_ordinal=ordinal - len(group) + 1,
+                result=result,
+                progress=progress,
+            )
+            if stop_after is not None and stop_after in names:
+                result.status = "running"
+                return result
+        with sessions.begin() as session:
+            finish_run(session, run_id=state.run_id, status="succeeded")
+        result.status = "succeeded"
+        return result
+
+
+def _run_group(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    group: Sequence[Step],
+    *,
+    as_of: date,
+    state_run_id: int,
+    first_ordinal: int,
+    result: NightResult,
+    progress: Callable[[str, str], None] | None,
+) -> None:
+    session = sessions()
+    current = group[0]
+    try:
+        for offset, step in enumerate(group):
+            current = step
+            if progress:
+                progress(step.name, step.description)
+            started = time.perf_counter()
+            context = NightContext(session, sessions, settings, as_of, state_run_id)
+            counts = step.run(context)
+            record_step(
+                session,
+                run_id=state_run_id,
+                name=step.name,
+                ordinal=first_ordinal + offset,
+                status="succeeded",
+                seconds=time.perf_counter() - started,
+                counts=counts,
+            )
+            result.counts[step.name] = counts
+            result.steps_run.append(step.name)
+            log.info("run %s step %s done: %s", as_of, step.name, counts)
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        reason = f"step {current.name} failed: {exc}"
+        with sessions.begin() as failure:
+            record_step(
+                failure,
+                run_id=state_run_id,
+                name=current.name,
+                ordinal=first_ordinal + list(group).index(current),
+                status="failed",
+                seconds=0.0,
+                error=str(exc),
+            )
+            finish_run(failure, run_id=state_run_id, status="failed", error=reason)
+        raise RunFailed(reason) from exc
+    finally:
+        session.close()

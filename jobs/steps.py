@@ -1,0 +1,98 @@
+"""The steps of the nightly run: thin adapters from the run context to each package's service.
+
+Each step returns the counts the ledger stores. None of them commits: the pipeline commits
+a group of steps together with their ledger rows (see :mod:`jobs.nightly`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from arbitration.service import arbitrate as arbitrate_limits
+from feeds.folder import discover, ingest_folder
+from scoring.monitoring import monitor as monitor_model
+from scoring.service import score_buyers
+
+from feeds.payments.load import refresh_aggregates
+from jobs import eligibility as eligibility_rules
+from jobs.notify import enqueue, send_pending
+from jobs.report.build import build_report
+
+if TYPE_CHECKING:
+    from jobs.nightly import NightContext
+
+NIGHTLY_SOURCES = ("registry", "legal", "payments", "portfolio")
+"""Sources expected every night; a missing one is reported and the night runs on the last data."""
+
+
+def as_counts(summary: Any) -> dict[str, Any]:
+    """A service's summary (dataclass, pydantic model or dict) as the ledger's counts."""
+    if summary is None:
+        return {}
+    if isinstance(summary, dict):
+        return dict(summary)
+    if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
+        return dataclasses.asdict(summary)
+    dump = getattr(summary, "model_dump", None)
+    if callable(dump):
+        return dict(dump())
+    return {"result": str(summary)}
+
+
+def ingest(ctx: NightContext) -> dict[str, Any]:
+    """Ingest the drop folder ``<feeds_dir>/<business date>``; a missing folder or source is
+    recorded as ``missing_feeds`` and the night continues on the last data received."""
+    folder = ctx.settings.feeds_dir / ctx.as_of.isoformat()
+    store = ctx.settings.history_dir / "payments"
+    counts: dict[str, Any] = {"folder": str(folder)}
+    if folder.is_dir():
+        present = {source for source, _ in discover(folder)}
+        reports = ingest_folder(ctx.session, folder, store_dir=store)
+        counts["files"] = len(reports)
+        counts["read"] = sum(r.read for r in reports)
+        counts["accepted"] = sum(r.accepted for r in reports)
+        counts["quarantined"] = sum(r.quarantined for r in reports)
+        counts["duplicates"] = sum(r.duplicates for r in reports)
+        counts["already_ingested"] = sum(1 for r in reports if r.already_ingested)
+        counts["rejected_files"] = [f"{r.file}: {r.error}" for r in reports if r.error]
+    else:
+        present = set()
+    counts["missing_feeds"] = [s for s in NIGHTLY_SOURCES if s not in present]
+    counts["payment_aggregates"] = refresh_aggregates(ctx.session, store_dir=store, as_of=ctx.as_of)
+    return counts
+
+
+def score(ctx: NightContext) -> dict[str, Any]:
+    return as_counts(score_buyers(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id))
+
+
+def monitor(ctx: NightContext) -> dict[str, Any]:
+    return as_counts(monitor_model(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id))
+
+
+def arbitrate(ctx: NightContext) -> dict[str, Any]:
+    return as_counts(arbitrate_limits(ctx.session, as_of=ctx.as_of, run_id=ctx.run_id, settings=ctx.settings))
+
+
+def eligibility(ctx: NightContext) -> dict[str, Any]:
+    params = eligibility_rules.load_scheme_params(ctx.settings.paths.schemes_file)
+    inputs = eligibility_rules.eligibility_inputs(ctx.session, business_date=ctx.as_of)
+    frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
+    written = eligibility_rules.persist(ctx.session, frame)
+    eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
+    by_scheme = eligible["scheme"].value_counts().to_dict() if "scheme" in eligible else {}
+    return {"rows": written, "eligible": {str(k): int(v) for k, v in by_scheme.items()}}
+
+
+def outbox(ctx: NightContext) -> dict[str, Any]:
+    queued = enqueue(ctx.session, business_date=ctx.as_of, run_id=ctx.run_id, settings=ctx.settings)
+    return {"queued": queued}
+
+
+def send(ctx: NightContext) -> dict[str, Any]:
+    return as_counts(send_pending(ctx.sessions, settings=ctx.settings))
+
+
+def report(ctx: NightContext) -> dict[str, Any]:
+    built = build_report(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id)
+    return {"html": str(built.html_path)}

@@ -1,0 +1,179 @@
+"""The nightly pipeline's ledger: idempotence, failure, resumption after kill -9, one run
+per date across processes. The pipeline runs here with small real steps that write rows, so
+every write can be counted; the real steps are exercised end to end by the demo tests."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from jobs.nightly import NightContext, RunFailed, Step, run_night
+from jobs.run_lock import RunLocked, run_lock
+from models.audit_log import AuditLog
+from models.run import Run, RunStep
+
+DAY = date(2026, 11, 20)
+
+
+def writing_step(name: str) -> Step:
+    def run(ctx: NightContext) -> dict[str, Any]:
+        ctx.session.add(AuditLog(actor="night", action=name, entity="run", entity_id=str(ctx.run_id)))
+        return {"wrote": 1}
+
+    return Step(name, run, f"writes one {name} row")
+
+
+def failing_step(name: str, flag: Path) -> Step:
+    def run(ctx: NightContext) -> dict[str, Any]:
+        ctx.session.add(AuditLog(actor="night", action=name, entity="run", entity_id=str(ctx.run_id)))
+        if not flag.exists():
+            raise ValueError(f"{name} input is broken")
+        return {"wrote": 1}
+
+    return Step(name, run, "fails until its flag file exists")
+
+
+def actions(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.execute(select(AuditLog.action).order_by(AuditLog.audit_id)).scalars())
+
+
+def groups_with(middle: Step) -> list[list[Step]]:
+    return [[writing_step("a")], [writing_step("b1"), middle], [writing_step("c")]]
+
+
+def test_a_clean_night_records_every_step_and_a_rerun_does_nothing(
+    db_engine: Engine, settings: Settings
+) -> None:
+    groups = groups_with(writing_step("b2"))
+    first = run_night(db_engine, settings, as_of=DAY, groups=groups)
+    assert first.status == "succeeded"
+    assert first.steps_run == ["a", "b1", "b2", "c"]
+    again = run_night(db_engine, settings, as_of=DAY, groups=groups)
+    assert again.already_done
+    assert actions(db_engine) == ["a", "b1", "b2", "c"]
+    with Session(db_engine) as session:
+        steps = session.execute(select(RunStep.name, RunStep.status, RunStep.counts)).all()
+    assert {(n, s) for n, s, _ in steps} == {(n, "succeeded") for n in ("a", "b1", "b2", "c")}
+    assert all(json.loads(c) == {"wrote": 1} for _, _, c in steps)
+
+
+def test_a_failing_step_fails_the_run_with_its_reason_and_the_rerun_resumes_there(
+    db_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    groups = groups_with(failing_step("b2", flag))
+    with pytest.raises(RunFailed, match="step b2 failed: b2 input is broken"):
+        run_night(db_engine, settings, as_of=DAY, groups=groups)
+    with Session(db_engine) as session:
+        run = session.execute(select(Run)).scalar_one()
+        assert (run.status, run.error) == ("failed", "step b2 failed: b2 input is broken")
+        failed = session.execute(select(RunStep).where(RunStep.name == "b2")).scalar_one()
+        assert failed.status == "failed"
+    # the group of the failed step was rolled back as a whole: b1 is not half-done
+    assert actions(db_engine) == ["a"]
+    flag.touch()
+    resumed = run_night(db_engine, settings, as_of=DAY, groups=groups)
+    assert resumed.resumed and resumed.status == "succeeded"
+    assert resumed.steps_run == ["b1", "b2", "c"]
+    assert actions(db_engine) == ["a", "b1", "b2", "c"]
+    with Session(db_engine) as session:
+        assert session.execute(select(Run.attempts)).scalar_one() == 2
+
+
+CRASHING_NIGHT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from datetime import date
+    from pathlib import Path
+    from config.settings import load_settings
+    from jobs.nightly import Step, run_night
+    from models.audit_log import AuditLog
+    from models.db import make_engine
+
+    url, workdir, crash_in = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+
+    def step(name):
+        def run(ctx):
+            ctx.session.add(AuditLog(actor="night", action=name, entity="run", entity_id="1"))
+            ctx.session.flush()
+            marker = workdir / "crashed"
+            if name == crash_in and not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return {"wrote": 1}
+        return Step(name, run, name)
+
+    groups = [[step("a")], [step("b1"), step("b2")], [step("c")]]
+    settings = load_settings(workdir=workdir, database={"url": url})
+    run_night(make_engine(url), settings, as_of=date(2026, 11, 20), groups=groups)
+    """
+)
+
+
+@pytest.mark.parametrize("crash_in", ["a", "b2", "c"])
+def test_after_kill_9_at_any_step_the_rerun_ends_in_the_state_of_a_clean_run(
+    db_engine: Engine, db_url: str, tmp_path: Path, crash_in: str
+) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    command = [sys.executable, "-c", CRASHING_NIGHT, db_url, str(workdir), crash_in]
+    crashed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert actions(db_engine) == ["a", "b1", "b2", "c"]
+    with Session(db_engine) as session:
+        assert session.execute(select(Run.status)).scalar_one() == "succeeded"
+        assert session.execute(select(func.count()).select_from(RunStep)).scalar_one() == 4
+
+
+def _hold_lock(url: str, lock_dir: str, ready: Any, release: Any) -> None:
+    from models.db import make_engine
+
+    with run_lock(make_engine(url), business_date=DAY, lock_dir=Path(lock_dir)):
+        ready.set()
+        release.wait(20)
+
+
+def test_a_second_process_cannot_run_the_same_date_at_the_same_time(
+    db_engine: Engine, db_url: str, settings: Settings
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(
+        target=_hold_lock, args=(db_url, str(settings.workdir / "locks"), ready, release)
+    )
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(RunLocked, match="already in progress"):
+            run_night(db_engine, settings, as_of=DAY, groups=groups_with(writing_step("b2")))
+    finally:
+        release.set()
+        holder.join(30)
+    assert actions(db_engine) == []
+    assert (
+        run_night(db_engine, settings, as_of=DAY, groups=groups_with(writing_step("b2"))).status
+        == "succeeded"
+    )
+
+
+def test_stop_after_leaves_the_run_resumable(db_engine: Engine, settings: Settings) -> None:
+    groups = groups_with(writing_step("b2"))
+    partial = run_night(db_engine, settings, as_of=DAY, groups=groups, stop_after="b2")
+    assert partial.status == "running"
+    assert actions(db_engine) == ["a", "b1", "b2"]
+    assert run_night(db_engine, settings, as_of=DAY, groups=groups).steps_run == ["c"]

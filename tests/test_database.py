@@ -1,0 +1,84 @@
+"""Migrations, readiness checks and the bulk-write helpers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from models.base import Base
+from models.country_grade import CountryGrade
+from models.db import DatabaseError, bulk_insert, bulk_upsert, check_ready, make_engine, read_frame, upgrade
+
+
+def test_upgrade_creates_every_table_and_is_repeatable(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    upgrade(engine)
+    check_ready(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    engine.dispose()
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    """A model changed without its migration would make `vigie db upgrade` build another schema."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_a_database_without_schema_is_reported_with_the_fix(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with pytest.raises(DatabaseError, match="vigie db upgrade"):
+        check_ready(engine)
+    engine.dispose()
+
+
+def test_an_unreachable_server_is_named() -> None:
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(DatabaseError, match=r"unreachable.*VIGIE_DATABASE__URL"):
+        check_ready(engine)
+
+
+def test_an_unwritable_work_directory_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DatabaseError, match="VIGIE_WORKDIR"):
+        make_engine(f"sqlite:///{blocker}/sub/vigie.db")
+
+
+def test_bulk_upsert_inserts_then_updates_by_key(session) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.DataFrame(
+        {
+            "country": ["FR", "BR"],
+            "valid_from": pd.to_datetime(["2022-03-11", "2022-03-11"]),
+            "category": [None, 4],
+        }
+    )
+    columns = ["country", "valid_from", "category"]
+    assert bulk_insert(session, "country_grade", frame, columns) == 2
+    changed = frame.assign(category=[None, 5])
+    bulk_upsert(session, "country_grade", changed, columns, key=["country", "valid_from"])
+    session.commit()
+    rows = {g.country: g.category for g in session.execute(select(CountryGrade)).scalars()}
+    assert rows == {"FR": None, "BR": 5}
+    read = read_frame(session, "SELECT country, valid_from FROM country_grade ORDER BY country")
+    assert list(read["country"]) == ["BR", "FR"]
+    assert read["valid_from"].iloc[0] == date(2022, 3, 11)
+
+
+def test_a_failed_bulk_write_leaves_nothing(session) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.DataFrame({"country": ["FR", "FR"], "valid_from": [date(2022, 1, 1)] * 2, "category": [1, 2]})
+    with pytest.raises(DatabaseError, match="country_grade"):
+        bulk_insert(session, "country_grade", frame, ["country", "valid_from", "category"])
+    session.rollback()
+    assert session.execute(select(CountryGrade)).first() is None
