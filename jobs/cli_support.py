@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NoReturn
 
-import click
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
@@ -41,7 +40,7 @@ EXIT_CODES_HELP = (
 )
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -114,18 +113,19 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 def run_app(app: Callable[..., object], argv: list[str] | None = None) -> NoReturn:
     """Run the typer app; known errors print one line (a traceback only with ``--debug``)."""
     try:
-        result = app(args=argv, standalone_mode=False)  # type: ignore[call-arg]
+        result = app(args=argv, prog_name="vigie", standalone_mode=False)  # type: ignore[call-arg]
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
     except BaseException as exc:
-        if isinstance(exc, click.exceptions.Abort | KeyboardInterrupt):
+        if isinstance(exc, typer.Abort | KeyboardInterrupt):
             err_console.print("aborted")
             sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        show = getattr(exc, "show", None)
+        if isinstance(exc, typer.TyperException) and callable(show):
+            show()  # a usage error: click's own message, exit code 2
+            sys.exit(int(getattr(exc, "exit_code", EXIT_BAD_INPUT)))
         code = exit_code_for(exc)
         if STATE.debug or code is None:
             logging.getLogger("vigie").exception("unexpected error")

@@ -1,0 +1,100 @@
+"""The command line as an operator meets it: help that teaches, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [
+    "demo",
+    "db",
+    "ingest",
+    "model",
+    "rules",
+    "nightly",
+    "runs",
+    "schedule",
+    "report",
+    "notify",
+    "serve",
+    "users",
+]
+
+
+def vigie(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("VIGIE_") or k == "VIGIE_TEST_POSTGRES_URL"
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_help_lists_every_command_and_the_exit_codes() -> None:
+    result = vigie("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = vigie(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) > 15
+
+
+def test_an_invalid_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    result = vigie("runs", env={"VIGIE_MAIL__SMTP_PORT": "-3", "VIGIE_WORKDIR": str(tmp_path)})
+    assert result.returncode == 3
+    assert "VIGIE_MAIL__SMTP_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_not_migrated_says_how_to_fix_it(tmp_path: Path) -> None:
+    result = vigie("runs", env={"VIGIE_WORKDIR": str(tmp_path)})
+    assert result.returncode == 4
+    assert "vigie db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_adds_the_traceback(tmp_path: Path) -> None:
+    result = vigie("--debug", "runs", env={"VIGIE_WORKDIR": str(tmp_path)})
+    assert result.returncode == 4
+    assert "Traceback" in result.stderr
+
+
+def test_an_unwritable_work_directory_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = vigie("db", "upgrade", env={"VIGIE_WORKDIR": str(blocker / "var")})
+    assert result.returncode == 4
+    assert "VIGIE_WORKDIR" in result.stderr
+
+
+def test_db_upgrade_then_runs_on_an_empty_ledger(db_url: str, tmp_path: Path) -> None:
+    env = {"VIGIE_WORKDIR": str(tmp_path), "VIGIE_DATABASE__URL": db_url}
+    assert vigie("db", "upgrade", env=env).returncode == 0
+    assert vigie("db", "check", env=env).returncode == 0
+    result = vigie("runs", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_bad_date_is_a_usage_error(tmp_path: Path) -> None:
+    result = vigie("nightly", "--as-of", "23/11/2026", env={"VIGIE_WORKDIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "YYYY-MM-DD" in result.stderr
