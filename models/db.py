@@ -18,9 +18,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Integer, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from models.base import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -122,9 +124,24 @@ def _column_values(series: pd.Series) -> list[Any]:
     return list(series.to_numpy(dtype=object, na_value=None).tolist())
 
 
-def frame_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Rows of ``frame[columns]`` as tuples of plain Python values, converted column-wise."""
-    return list(zip(*(_column_values(frame[c]) for c in columns), strict=True))
+def frame_rows(
+    frame: pd.DataFrame, columns: Sequence[str], table: str | None = None
+) -> list[tuple[Any, ...]]:
+    """Rows of ``frame[columns]`` as tuples of plain Python values, converted column-wise.
+
+    With ``table``, float columns bound for an integer column are rounded to integers first
+    (a NaN turns an integer column into floats in pandas; ``COPY`` would refuse ``4.0``)."""
+    target = Base.metadata.tables.get(table) if table else None
+    values = []
+    for name in columns:
+        series = frame[name]
+        bound_for_integer = (
+            target is not None and name in target.c and isinstance(target.c[name].type, Integer)
+        )
+        if bound_for_integer and pd.api.types.is_float_dtype(series):
+            series = series.round().astype("Int64")
+        values.append(_column_values(series))
+    return list(zip(*values, strict=True))
 
 
 def _placeholder(session: Session) -> str:
@@ -146,16 +163,36 @@ def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table:
     return len(rows)
 
 
+def _copy(session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL ``COPY ... FROM STDIN``: several times faster than INSERTs for many rows."""
+    raw = session.connection().connection.dbapi_connection
+    if raw is None:
+        raise DatabaseError("the session has no live database connection")
+    cursor = raw.cursor()
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for row in rows:
+                copy.write_row(row)
+    except Exception as exc:  # the DBAPI error type differs per driver
+        raise DatabaseError(f"bulk write into {table} failed: {exc}") from exc
+    finally:
+        cursor.close()
+
+
 def bulk_insert(session: Session, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> int:
     """Insert every row of ``frame[columns]`` into ``table`` in the session's transaction.
 
-    SQLite and PostgreSQL both take a raw DBAPI ``executemany`` of tuples (psycopg 3
-    pipelines it). Returns the number of rows written."""
+    SQLite: a raw DBAPI ``executemany`` of tuples; PostgreSQL: ``COPY``. Returns the number
+    of rows written."""
     if frame.empty:
         return 0
+    rows = frame_rows(frame, columns, table)
+    if session.connection().dialect.name == "postgresql":
+        _copy(session, table, columns, rows)
+        return len(rows)
     marks = ", ".join([_placeholder(session)] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-    return _executemany(session, sql, frame_rows(frame, columns), table)
+    return _executemany(session, sql, rows, table)
 
 
 def bulk_upsert(
@@ -167,16 +204,28 @@ def bulk_upsert(
 ) -> int:
     """Insert rows, or update the non-key columns of rows whose ``key`` already exists.
 
-    Both SQLite (>= 3.24) and PostgreSQL speak ``INSERT ... ON CONFLICT (key) DO UPDATE``."""
+    Both backends speak ``INSERT ... ON CONFLICT (key) DO UPDATE``; PostgreSQL first copies
+    the rows into a temporary stage. When ``frame`` holds a key twice, the last row wins on
+    both backends. Returns the number of distinct keys written."""
     if frame.empty:
         return 0
-    marks = ", ".join([_placeholder(session)] * len(columns))
+    frame = frame.drop_duplicates(subset=list(key), keep="last")
     updates = [c for c in columns if c not in key]
     action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) {action}"
-    )
-    return _executemany(session, sql, frame_rows(frame, columns), table)
+    conflict = f"ON CONFLICT ({', '.join(key)}) {action}"
+    names = ", ".join(columns)
+    rows = frame_rows(frame, columns, table)
+    if session.connection().dialect.name == "postgresql":
+        stage = f"_stage_{table}"
+        session.execute(text(f"CREATE TEMP TABLE {stage} AS SELECT {names} FROM {table} WITH NO DATA"))
+        try:
+            _copy(session, stage, columns, rows)
+            session.execute(text(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}"))
+        finally:
+            session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+        return len(rows)
+    marks = ", ".join([_placeholder(session)] * len(columns))
+    return _executemany(session, f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows, table)
 
 
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}"

@@ -82,3 +82,16 @@ def test_a_failed_bulk_write_leaves_nothing(session) -> None:  # type: ignore[no
         bulk_insert(session, "country_grade", frame, ["country", "valid_from", "category"])
     session.rollback()
     assert session.execute(select(CountryGrade)).first() is None
+
+
+def test_bulk_upsert_keeps_the_last_row_of_a_repeated_key(session) -> None:  # type: ignore[no-untyped-def]
+    frame = pd.DataFrame(
+        {"country": ["FR", "FR", "BR"], "valid_from": [date(2022, 1, 1)] * 3, "category": [1, 2, 3]}
+    )
+    written = bulk_upsert(
+        session, "country_grade", frame, ["country", "valid_from", "category"], key=["country", "valid_from"]
+    )
+    session.commit()
+    assert written == 2
+    rows = {g.country: g.category for g in session.execute(select(CountryGrade)).scalars()}
+    assert rows == {"FR": 2, "BR": 3}
