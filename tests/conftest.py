@@ -36,25 +36,26 @@ def _postgres_url() -> str | None:
     return None
 
 
-def _worker_database(base_url: str, worker: str) -> str:
-    """One database per xdist worker, created on first use, so workers never collide."""
-    url = make_url(base_url)
-    name = f"{url.database}_{worker}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+def _admin_engine(base_url: str) -> Engine:
+    return create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> str:
+def postgres_url(worker_id: str, testrun_uid: str) -> Iterator[str]:
+    """A database of its own for this test run and xdist worker (dropped at the end), so
+    parallel workers and concurrent runs never share a schema."""
     base = _postgres_url()
     if base is None:
         pytest.skip("no PostgreSQL server: set VIGIE_TEST_POSTGRES_URL (see .ci/start-postgres)")
-    return _worker_database(base, worker_id)
+    url = make_url(base)
+    name = f"{url.database}_{worker_id}_{testrun_uid[:8]}"
+    admin = _admin_engine(base)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def fresh_postgres_engine(url: str) -> Engine:
