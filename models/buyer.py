@@ -32,3 +32,5 @@ class Buyer(Base):
     status: Mapped[str] = mapped_column(String(1), default="A")
     is_natural_person: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    registry_updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """Sirene ``dateDernierTraitementUniteLegale``: an older record never overwrites a newer one."""

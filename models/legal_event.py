@@ -27,3 +27,6 @@ class LegalEvent(Base):
     publication_date: Mapped[date] = mapped_column(Date)
     accounts_closing_date: Mapped[date | None] = mapped_column(Date)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    rectified_by: Mapped[str | None] = mapped_column(String(40))
+    """``id`` of the last rectificatif or annulation applied to this notice, so an original
+    notice arriving after its correction never overwrites it."""

@@ -1,0 +1,1 @@
+"""OECD country risk classification, effective-dated (``country_grade``)."""

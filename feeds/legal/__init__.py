@@ -1,0 +1,1 @@
+"""BODACC notices (``annonces-commerciales``) become typed legal events per SIREN."""

@@ -1,0 +1,1 @@
+"""INSEE Sirene ``StockUniteLegale``: French legal units become buyers (``buyer_id`` = SIREN)."""
