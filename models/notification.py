@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Date, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -13,14 +13,17 @@ from models.base import Base, utcnow
 class Notification(Base):
     """Written in the same transaction as the decisions it announces. ``outbox_key`` is
     unique (policyholder and business date), so a re-run can never queue or send twice.
-    ``status``: ``pending``, ``retry`` (a 4xx answer, will try again), ``sent``,
-    ``dead_letter`` (a 5xx answer or too many attempts)."""
+    ``status``: ``pending``, ``retry`` (a 4xx answer, will try again), ``sending`` (claimed by a
+    sender and handed to the transport: a row left in it after a crash is *in doubt* and is never
+    sent again automatically), ``sent``, ``dead_letter`` (a 5xx answer, too many attempts, or no
+    valid recipient). ``business_date`` is the night that queued it (the report counts by it)."""
 
     __tablename__ = "notification"
 
     notification_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     outbox_key: Mapped[str] = mapped_column(String(80), unique=True)
     run_id: Mapped[int | None] = mapped_column(Integer)
+    business_date: Mapped[date | None] = mapped_column(Date, index=True)
     policyholder_id: Mapped[str] = mapped_column(String(32), index=True)
     recipients: Mapped[str] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(2))

@@ -1,0 +1,209 @@
+"""Queue the night's notifications: one e-mail per policyholder, in the decisions' transaction.
+
+Why an outbox: the e-mail rows and the ``decision.notified`` flags are written in the same
+transaction (the caller commits), so a crash either queues a policyholder's e-mail and marks
+its decisions, or does neither. Sending is a separate step (:mod:`jobs.notify.sender`).
+
+The unique ``outbox_key`` (business date + policyholder) makes a re-run enqueue nothing twice.
+Decisions that become final after the key of their date was used (an arbiter acting after the
+run) stay ``notified = false`` and go with the next night's e-mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from datetime import UTC, date, datetime
+from itertools import groupby
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from jobs.notify.compose import language_of, message_id_for, parse_recipients, render
+from jobs.notify.wording import SCHEME_WORDS, day, decision_words, money, reason_words
+from models.codes import FINAL_STATUSES
+from models.db import bulk_insert, read_frame
+from models.decision import Decision
+
+log = logging.getLogger("vigie.notify")
+
+NOTIFICATION_COLUMNS = [
+    "outbox_key",
+    "run_id",
+    "business_date",
+    "policyholder_id",
+    "recipients",
+    "language",
+    "subject",
+    "body_text",
+    "body_html",
+    "status",
+    "attempts",
+    "last_error",
+    "message_id",
+    "created_at",
+]
+_FINAL = tuple(sorted(str(s) for s in FINAL_STATUSES))
+_CAP_SCHEMES = ("CAP", "CAP_FRANCEXPORT", "CAP_PLUS", "CAP_PLUS_FRANCEXPORT")
+
+
+def outbox_key(policyholder_id: str, business_date: date) -> str:
+    """``YYYYMMDD-<policyholder>``, safe as a file name; an id with other characters gets a
+    short hash so two ids can never share a key."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(policyholder_id))[:50]
+    if safe != str(policyholder_id):
+        safe += "-" + hashlib.sha256(str(policyholder_id).encode()).hexdigest()[:10]
+    return f"{business_date:%Y%m%d}-{safe}"
+
+
+def _pending_decisions(session: Session, business_date: date) -> pd.DataFrame:
+    marks = ", ".join(f":st{i}" for i in range(len(_FINAL)))
+    params: dict[str, Any] = {f"st{i}": s for i, s in enumerate(_FINAL)}
+    sql = f"""
+        SELECT d.decision_id, d.policyholder_id, d.decision_type, d.reason_code, d.previous_cents,
+               d.proposed_cents, d.final_cents, d.effective_date, d.buyer_id,
+               b.name AS buyer_name, b.siren, ph.emails, ph.language
+        FROM decision d
+        LEFT JOIN policyholder ph ON ph.policyholder_id = d.policyholder_id
+        LEFT JOIN buyer b ON b.buyer_id = d.buyer_id
+        WHERE d.status IN ({marks}) AND d.notified = :false_ AND d.business_date <= :d
+        ORDER BY d.policyholder_id, d.decision_id
+    """
+    return read_frame(session, sql, {**params, "d": business_date, "false_": False})
+
+
+def _eligible_rows(session: Session, business_date: date) -> pd.DataFrame:
+    marks = ", ".join(f":st{i}" for i in range(len(_FINAL)))
+    params: dict[str, Any] = {f"st{i}": s for i, s in enumerate(_FINAL)}
+    sql = f"""
+        SELECT e.decision_id, e.scheme, e.amount_cents, e.deadline
+        FROM eligibility e JOIN decision d ON d.decision_id = e.decision_id
+        WHERE e.eligible = :true_ AND d.status IN ({marks}) AND d.notified = :false_ AND d.business_date <= :d
+    """
+    return read_frame(session, sql, {**params, "d": business_date, "false_": False, "true_": True})
+
+
+def _as_date(value: object) -> date | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _one_line(value: object) -> str:
+    """Feed text on one line: a name carrying CR/LF cannot break the layout of the e-mail."""
+    return " ".join(str(value).split())
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def word_items(
+    decisions: list[dict[Any, Any]], eligible: list[dict[Any, Any]], language: str
+) -> list[dict[str, Any]]:
+    """The template's view of a policyholder's decisions (records), every value in words."""
+    oal: dict[int, date | None] = {}
+    schemes: dict[int, list[dict[str, str]]] = {}
+    for e in eligible:
+        if e["scheme"] == "OAL":
+            oal[int(e["decision_id"])] = _as_date(e["deadline"])
+        elif e["scheme"] in _CAP_SCHEMES and not _missing(e["amount_cents"]):
+            label = SCHEME_WORDS[language][str(e["scheme"])]
+            schemes.setdefault(int(e["decision_id"]), []).append(
+                {"label": label, "amount": money(int(e["amount_cents"]), language)}
+            )
+    items = []
+    for r in decisions:
+        new = r["proposed_cents"] if _missing(r["final_cents"]) else r["final_cents"]
+        decision_id = int(r["decision_id"])
+        deadline = oal.get(decision_id)
+        items.append(
+            {
+                "reference": str(decision_id),
+                "buyer_name": _one_line(r["buyer_id"] if _missing(r["buyer_name"]) else r["buyer_name"]),
+                "siren": "-" if _missing(r["siren"]) else str(r["siren"]),
+                "decision": decision_words(language, int(r["decision_type"])),
+                "reason": reason_words(language, int(r["reason_code"])),
+                "previous": money(int(r["previous_cents"]), language),
+                "new": money(int(new), language),
+                "effective_date": day(_as_date(r["effective_date"]), language),
+                "oal_deadline": day(deadline, language) if deadline else None,
+                "schemes": schemes.get(decision_id, []),
+            }
+        )
+    return items
+
+
+def enqueue(session: Session, *, business_date: date, run_id: int | None, settings: Settings) -> int:
+    """Queue one e-mail per policyholder with final, not yet notified decisions up to
+    ``business_date``; mark those decisions notified. Does not commit. Returns rows queued."""
+    decisions = _pending_decisions(session, business_date)
+    if decisions.empty:
+        return 0
+    taken = read_frame(
+        session, "SELECT outbox_key FROM notification WHERE business_date = :d", {"d": business_date}
+    )
+    used = set(taken["outbox_key"]) if not taken.empty else set()
+    eligible_of: dict[int, list[dict[Any, Any]]] = {}
+    for e in _eligible_rows(session, business_date).to_dict("records"):
+        eligible_of.setdefault(int(e["decision_id"]), []).append(e)
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    notified: list[int] = []
+    records = decisions.to_dict("records")  # once, not per group: pandas per-group access is slow
+    for policyholder_id, grouped in groupby(records, key=lambda r: str(r["policyholder_id"])):
+        group = list(grouped)
+        key = outbox_key(policyholder_id, business_date)
+        if key in used:
+            continue  # already queued for this night: these decisions wait for the next one
+        ids = [int(r["decision_id"]) for r in group]
+        own = [e for i in ids for e in eligible_of.get(i, ())]
+        language = language_of(group[0]["language"])
+        rendered = render(
+            language=language,
+            business_date=business_date,
+            items=word_items(group, own, language),
+            reply_to=settings.mail.reply_to,
+        )
+        recipients = parse_recipients(group[0]["emails"])
+        rows.append(
+            {
+                "outbox_key": key,
+                "run_id": run_id,
+                "business_date": business_date,
+                "policyholder_id": policyholder_id,
+                "recipients": ", ".join(recipients)[:500],
+                "language": language,
+                "subject": rendered.subject,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "status": "pending" if recipients else "dead_letter",
+                "attempts": 0,
+                "last_error": None if recipients else "no valid e-mail address for this policyholder",
+                "message_id": message_id_for(settings.mail.sender),
+                "created_at": now,
+            }
+        )
+        notified.extend(ids)
+    if not rows:
+        return 0
+    bulk_insert(
+        session, "notification", pd.DataFrame(rows, columns=NOTIFICATION_COLUMNS), NOTIFICATION_COLUMNS
+    )
+    for start in range(0, len(notified), 5000):
+        chunk = notified[start : start + 5000]
+        session.execute(
+            update(Decision).where(Decision.decision_id.in_(chunk)).values(notified=True),
+            execution_options={"synchronize_session": False},
+        )
+    log.info("queued %d notifications covering %d decisions for %s", len(rows), len(notified), business_date)
+    return len(rows)

@@ -1,0 +1,253 @@
+"""Build the portfolio report of a business date: one JSON-able dict, an HTML page, PNG plots.
+
+The database does the heavy aggregation (millions of limits -> a few hundred rows per country
+and per rating); :mod:`jobs.report.indicators` does the maths; this module only reads, calls
+and writes under ``settings.reports_dir / <as_of>/``. Each night also writes ``report.json``,
+which later nights read back to plot the index over time (the limits table only holds the
+present, so the report files are the index's history).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from jobs.report import indicators as ind
+from jobs.report import plots
+from models.codes import ResponseType
+from models.db import read_frame
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+
+
+@dataclass
+class Report:
+    data: dict[str, Any]
+    html_path: Path
+    json_path: Path
+    plots: list[Path] = field(default_factory=list)
+
+
+def _run_id(session: Session, as_of: date, run_id: int | None) -> int | None:
+    if run_id is not None:
+        return run_id
+    found = read_frame(session, "SELECT run_id FROM run WHERE business_date = :d", {"d": as_of})
+    return None if found.empty else int(found["run_id"].iloc[0])
+
+
+def _stock_by_country(session: Session) -> pd.DataFrame:
+    return read_frame(
+        session,
+        """SELECT b.country AS country, SUM(cl.granted_cents) AS amount_cents
+           FROM credit_limit cl LEFT JOIN buyer b ON b.buyer_id = cl.buyer_id
+           WHERE cl.status = 'active' AND cl.granted_cents > 0
+           GROUP BY b.country""",
+    )
+
+
+def _grades(session: Session, as_of: date) -> pd.DataFrame:
+    raw = read_frame(
+        session,
+        "SELECT country, valid_from, category FROM country_grade WHERE valid_from <= :d",
+        {"d": as_of},
+    )
+    return ind.grades_in_force(raw)
+
+
+def _by_rating(session: Session, as_of: date) -> pd.DataFrame:
+    latest = read_frame(
+        session, "SELECT MAX(as_of) AS d FROM score WHERE role = 'champion' AND as_of <= :d", {"d": as_of}
+    )["d"].iloc[0]
+    return read_frame(
+        session,
+        """SELECT s.rating AS rating, COUNT(*) AS buyers, SUM(x.amount_cents) AS amount_cents
+           FROM (SELECT buyer_id, SUM(granted_cents) AS amount_cents FROM credit_limit
+                 WHERE status = 'active' AND granted_cents > 0 GROUP BY buyer_id) x
+           LEFT JOIN score s ON s.buyer_id = x.buyer_id AND s.role = 'champion' AND s.as_of = :s
+           GROUP BY s.rating""",
+        {"s": latest},
+    )
+
+
+def _decisions(session: Session, as_of: date) -> pd.DataFrame:
+    return read_frame(
+        session,
+        """SELECT d.decision_id, d.decision_type, d.status, d.previous_cents, d.proposed_cents, d.final_cents,
+                  d.desk, d.buyer_id, d.policyholder_id, b.country AS buyer_country, b.siren,
+                  b.name AS buyer_name, b.is_natural_person
+           FROM decision d LEFT JOIN buyer b ON b.buyer_id = d.buyer_id
+           WHERE d.business_date = :d""",
+        {"d": as_of},
+    )
+
+
+def _notifications(session: Session, as_of: date) -> dict[str, int]:
+    rows = read_frame(
+        session,
+        "SELECT status, COUNT(*) AS n FROM notification WHERE business_date = :d GROUP BY status",
+        {"d": as_of},
+    )
+    counts: dict[str, int] = {str(k): int(v) for k, v in zip(rows["status"], rows["n"], strict=True)}
+    return {
+        "sent": counts.get("sent", 0),
+        "dead_letter": counts.get("dead_letter", 0),
+        "pending": counts.get("pending", 0) + counts.get("retry", 0),
+        "in_doubt": counts.get("sending", 0),
+    }
+
+
+def _monitoring(session: Session, run_id: int | None) -> dict[str, Any]:
+    if run_id is None:
+        return {"run_id": None, "metrics": [], "status": {}}
+    rows = read_frame(
+        session,
+        "SELECT metric, subject, value, status FROM monitoring_metric WHERE run_id = :r ORDER BY metric, subject",
+        {"r": run_id},
+    )
+    metrics: list[dict[str, Any]] = [
+        {
+            "metric": str(r["metric"]),
+            "subject": str(r["subject"]),
+            "value": None if pd.isna(r["value"]) else float(r["value"]),
+            "status": str(r["status"]),
+        }
+        for r in rows.to_dict("records")
+    ]
+    status: dict[str, int] = {}
+    for m in metrics:
+        status[str(m["status"])] = status.get(str(m["status"]), 0) + 1
+    return {"run_id": run_id, "metrics": metrics, "status": status}
+
+
+def _missing_feeds(session: Session, run_id: int | None) -> list[str]:
+    """The ingest step records the feeds absent on the night under ``missing_feeds``."""
+    if run_id is None:
+        return []
+    rows = read_frame(
+        session, "SELECT counts FROM run_step WHERE run_id = :r AND name = 'ingest'", {"r": run_id}
+    )
+    if rows.empty:
+        return []
+    try:
+        counts = json.loads(rows["counts"].iloc[0] or "{}")
+    except json.JSONDecodeError:
+        return []
+    missing = counts.get("missing_feeds", []) if isinstance(counts, dict) else []
+    return [str(m) for m in missing] if isinstance(missing, list) else [str(missing)]
+
+
+def _history(reports_dir: Path, as_of: date, stock: float | None, flow: float | None) -> pd.DataFrame:
+    rows = []
+    for path in sorted(reports_dir.glob("*/report.json")):
+        try:
+            day = date.fromisoformat(path.parent.name)
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            continue
+        if day < as_of:
+            index = old.get("country_risk_index", {})
+            rows.append({"as_of": day, "stock": index.get("stock"), "flow": index.get("flow")})
+    rows.append({"as_of": as_of, "stock": stock, "flow": flow})
+    return pd.DataFrame(rows).astype({"stock": float, "flow": float})
+
+
+def indicators_of(
+    *,
+    stock_by_country: pd.DataFrame,
+    grades: pd.DataFrame,
+    by_rating: pd.DataFrame,
+    decisions: pd.DataFrame,
+) -> dict[str, Any]:
+    """The report's figures from the aggregated frames (pure: tested on hand-made frames)."""
+    stock = ind.country_risk_index(ind.with_grades(stock_by_country, grades))
+    flow = ind.country_risk_index(ind.with_grades(ind.flow_amounts(decisions), grades))
+    return {
+        "country_risk_index": {
+            "stock": stock["index"],
+            "flow": flow["index"],
+            "target_band": list(ind.TARGET_BAND),
+            "stock_in_band": ind.in_band(stock["index"]),
+            "flow_in_band": ind.in_band(flow["index"]),
+            "stock_amount_cents": stock["amount_cents"],
+            "flow_amount_cents": flow["amount_cents"],
+            "unknown_country_share": {"stock": stock["unknown_share"], "flow": flow["unknown_share"]},
+        },
+        **ind.risk_shares(by_rating),
+        "decisions": ind.decision_counts(decisions),
+        "decision_labels": {str(int(c)): c.name.lower() for c in ResponseType},
+        "referred": int((decisions["status"] == "referred").sum()) if not decisions.empty else 0,
+        "exposure_removed": ind.exposure_removed(decisions),
+        "decisions_by_desk": ind.by_column(decisions, "desk"),
+        "decisions_by_country": ind.by_column(decisions, "buyer_country"),
+    }
+
+
+def _movers_table(movers: pd.DataFrame) -> list[dict[str, Any]]:
+    table = []
+    for r in movers.to_dict("records"):
+        person = bool(r["is_natural_person"]) if pd.notna(r["is_natural_person"]) else False
+        table.append(
+            {
+                "buyer_id": str(r["buyer_id"]),
+                "name": "(natural person)" if person else str(r["buyer_name"] or ""),
+                "country": str(r["buyer_country"] or ""),
+                "decision_type": int(r["decision_type"]),
+                "status": str(r["status"]),
+                "previous_cents": int(r["previous_cents"]),
+                "change_cents": int(r["change_cents"]),
+            }
+        )
+    return table
+
+
+def build_report(session: Session, *, as_of: date, settings: Settings, run_id: int | None) -> Report:
+    """Compute the indicators of ``as_of``, write ``report.json``, ``report.html`` and the PNGs."""
+    run = _run_id(session, as_of, run_id)
+    decisions = _decisions(session, as_of)
+    data: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "run_id": run,
+        **indicators_of(
+            stock_by_country=_stock_by_country(session),
+            grades=_grades(session, as_of),
+            by_rating=_by_rating(session, as_of),
+            decisions=decisions,
+        ),
+        "notifications": _notifications(session, as_of),
+        "model_monitoring": _monitoring(session, run),
+        "missing_feeds": _missing_feeds(session, run),
+    }
+    movers = ind.biggest_movers(decisions)
+    data["biggest_movers"] = _movers_table(movers)
+
+    folder = settings.reports_dir / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    index = data["country_risk_index"]
+    written = [
+        plots.index_history(
+            _history(settings.reports_dir, as_of, index["stock"], index["flow"]), folder / "index.png"
+        ),
+        plots.decisions_by_desk_and_country(
+            data["decisions_by_desk"], data["decisions_by_country"], folder / "decisions.png"
+        ),
+        plots.biggest_movers(movers, folder / "movers.png"),
+    ]
+    json_path = folder / "report.json"
+    json_path.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html.j2", "html")),
+        undefined=StrictUndefined,
+    )
+    html = env.get_template("report.html.j2").render(data=data, plots=[p.name for p in written])
+    html_path = folder / "report.html"
+    html_path.write_text(html, encoding="utf-8")
+    return Report(data=data, html_path=html_path, json_path=json_path, plots=written)
