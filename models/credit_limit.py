@@ -13,8 +13,11 @@ from models.base import Base, utcnow
 class CreditLimit(Base):
     """Current state of a limit. A pending request (EDIFACT 4505: 2 new, 3 increase,
     6 cancellation, 7 reduction, 8 prolongation) lives on the row as ``request_type`` and
-    ``requested_cents`` until a decision answers it. ``status`` is ``active``, ``requested``
-    (new, never granted), ``refused`` or ``cancelled``. ``version`` guards concurrent edits."""
+    ``requested_cents`` until a decision answers it (``request_id`` is the policyholder's
+    reference of that request). ``outstanding_date`` is the date of the declaration that set
+    ``outstanding_cents``: a later-dated declaration replaces it, an older one never does.
+    ``status`` is ``active``, ``requested`` (new, never granted), ``refused`` or ``cancelled``.
+    ``version`` guards concurrent edits."""
 
     __tablename__ = "credit_limit"
     __table_args__ = (UniqueConstraint("policy_id", "buyer_id"),)
@@ -26,7 +29,9 @@ class CreditLimit(Base):
     requested_cents: Mapped[int | None] = mapped_column(BigInteger)
     request_type: Mapped[int | None] = mapped_column(Integer)
     request_date: Mapped[date | None] = mapped_column(Date)
+    request_id: Mapped[str | None] = mapped_column(String(32))
     outstanding_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    outstanding_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="active")
     effective_date: Mapped[date | None] = mapped_column(Date)
     expiry_date: Mapped[date | None] = mapped_column(Date)
