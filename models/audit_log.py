@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -25,3 +26,14 @@ class AuditLog(Base):
     before: Mapped[str] = mapped_column(Text, default="{}")
     after: Mapped[str] = mapped_column(Text, default="{}")
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AppendOnlyError(Exception):
+    """An audit row was about to be changed or deleted: the trail is append-only."""
+
+
+@event.listens_for(AuditLog, "before_update")
+@event.listens_for(AuditLog, "before_delete")
+def _append_only(_mapper: Any, _connection: Any, target: AuditLog) -> None:
+    """ORM guard: no code path may rewrite history (the database grants are the second guard)."""
+    raise AppendOnlyError(f"audit_log row {target.audit_id} is append-only: it cannot be changed or deleted")
