@@ -1,0 +1,1 @@
+"""Arbitration: dated rule sets evaluated over every limit at once, decisions, review and what-if."""

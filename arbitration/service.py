@@ -1,0 +1,228 @@
+"""The nightly decision service: evaluate every limit, persist decisions, apply or refer.
+
+Idempotent by business date: limits that already have a decision for the date are left out
+before evaluation (a re-run must not reduce twice what the first run already reduced), and
+review tasks are created only for referred decisions that have none. Writes go through the
+bulk helpers (raw DBAPI ``executemany`` of tuples); nothing here commits: the caller's unit of
+work does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from arbitration.engine import evaluate
+from arbitration.inputs import load_frame
+from arbitration.params import load_params
+from arbitration.rules import load_rule_set
+from config.settings import Settings
+from models.base import utcnow
+from models.codes import DecisionStatus
+from models.db import DatabaseError, bulk_insert, frame_rows, read_frame
+
+DECISION_COLUMNS = (
+    "limit_id",
+    "business_date",
+    "run_id",
+    "policy_id",
+    "buyer_id",
+    "policyholder_id",
+    "decision_type",
+    "reason_code",
+    "previous_cents",
+    "proposed_cents",
+    "final_cents",
+    "status",
+    "desk",
+    "required_authority_cents",
+    "four_eyes",
+    "effective_date",
+    "rule_set_version",
+    "model_version",
+    "fired_rules",
+    "observed",
+    "explanation",
+    "notified",
+    "version",
+    "created_at",
+    "decided_at",
+)
+TASK_COLUMNS = (
+    "decision_id",
+    "desk",
+    "status",
+    "required_authority_cents",
+    "approvals_needed",
+    "version",
+    "created_at",
+)
+
+
+@dataclass
+class ArbitrationSummary:
+    """What one arbitration run did (counts by EDIFACT 4507 type, referrals, exposure)."""
+
+    business_date: date
+    rule_set_version: str
+    evaluated: int = 0
+    already_decided: int = 0
+    decisions: int = 0
+    by_type: dict[int, int] = field(default_factory=dict)
+    applied: int = 0
+    referred: int = 0
+    four_eyes: int = 0
+    review_tasks: int = 0
+    exposure_removed_cents: int = 0
+    exposure_referred_cents: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["business_date"] = self.business_date.isoformat()
+        data["by_type"] = {str(k): v for k, v in sorted(self.by_type.items())}
+        return data
+
+
+def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
+    raw = session.connection().connection.dbapi_connection
+    if raw is None:
+        raise DatabaseError("the session has no live database connection")
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql.replace("?", mark), rows)
+    except Exception as exc:  # the DBAPI error type differs per driver
+        raise DatabaseError(f"bulk update of credit_limit failed: {exc}") from exc
+    finally:
+        cursor.close()
+
+
+def _where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` where ``mask``, None elsewhere (an object column the DBAPI writes as NULL)."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = np.asarray(values, dtype=object)[mask]
+    return out
+
+
+def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, version: str) -> pd.DataFrame:
+    """The evaluated rows that get a decision, shaped as ``decision`` table rows."""
+    now = utcnow()
+    applied = decided["automatic"].to_numpy()
+    proposed = decided["proposed_cents"].to_numpy()
+    return pd.DataFrame(
+        {
+            "limit_id": decided["limit_id"].to_numpy(),
+            "business_date": [as_of] * len(decided),
+            "run_id": [run_id] * len(decided),
+            "policy_id": decided["policy_id"].to_numpy(),
+            "buyer_id": decided["buyer_id"].to_numpy(),
+            "policyholder_id": decided["policyholder_id"].to_numpy(),
+            "decision_type": decided["decision_type"].to_numpy(),
+            "reason_code": decided["reason_code"].to_numpy(),
+            "previous_cents": decided["previous_cents"].to_numpy(),
+            "proposed_cents": proposed,
+            "final_cents": _where(applied, proposed),
+            "status": np.where(applied, DecisionStatus.APPLIED.value, DecisionStatus.REFERRED.value),
+            "desk": decided["desk"].to_numpy(),
+            "required_authority_cents": decided["required_authority_cents"].to_numpy(),
+            "four_eyes": decided["four_eyes"].to_numpy(),
+            "effective_date": decided["effective_date"].to_numpy(),
+            "rule_set_version": [version] * len(decided),
+            "model_version": decided["model_version"].to_numpy(),
+            "fired_rules": decided["fired_rules"].to_numpy(),
+            "observed": decided["observed"].to_numpy(),
+            "explanation": decided["explanation"].to_numpy(),
+            "notified": [False] * len(decided),
+            "version": [1] * len(decided),
+            "created_at": [now] * len(decided),
+            "decided_at": _where(applied, np.full(len(decided), now, dtype=object)),
+        }
+    )
+
+
+def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
+    """Write applied decisions onto their limits: amount, status, effective date; the answered
+    request is cleared and the row version bumped (concurrent admin edits see the change)."""
+    applied = rows[rows["status"] == DecisionStatus.APPLIED.value]
+    if applied.empty:
+        return 0
+    amount = applied["proposed_cents"].to_numpy()
+    previous = applied["previous_cents"].to_numpy()
+    status = np.where(amount > 0, "active", np.where(previous > 0, "cancelled", "refused"))
+    frame = pd.DataFrame(
+        {
+            "granted_cents": amount,
+            "status": status,
+            "effective_date": applied["effective_date"].to_numpy(),
+            "updated_at": applied["created_at"].to_numpy(),
+            "limit_id": applied["limit_id"].to_numpy(),
+        }
+    )
+    _executemany(
+        session,
+        "UPDATE credit_limit SET granted_cents = ?, status = ?, effective_date = ?, updated_at = ?, "
+        "requested_cents = NULL, request_type = NULL, request_date = NULL, version = version + 1 "
+        "WHERE limit_id = ?",
+        frame_rows(frame, list(frame.columns)),
+    )
+    return len(frame)
+
+
+def create_review_tasks(session: Session, *, as_of: date) -> int:
+    """One review task per referred decision of ``as_of`` that has none yet (desk, authority,
+    two approvals above the four-eyes threshold)."""
+    pending = read_frame(
+        session,
+        "SELECT d.decision_id, d.desk, d.required_authority_cents, d.four_eyes FROM decision d "
+        "WHERE d.business_date = :d AND d.status = :referred AND NOT EXISTS "
+        "(SELECT 1 FROM review_task t WHERE t.decision_id = d.decision_id)",
+        {"d": as_of, "referred": DecisionStatus.REFERRED.value},
+    )
+    if pending.empty:
+        return 0
+    tasks = pd.DataFrame(
+        {
+            "decision_id": pending["decision_id"].to_numpy(),
+            "desk": pending["desk"].to_numpy(),
+            "status": ["open"] * len(pending),
+            "required_authority_cents": pending["required_authority_cents"].to_numpy(),
+            "approvals_needed": np.where(pending["four_eyes"].astype(bool).to_numpy(), 2, 1),
+            "version": [1] * len(pending),
+            "created_at": [utcnow()] * len(pending),
+        }
+    )
+    return bulk_insert(session, "review_task", tasks, TASK_COLUMNS)
+
+
+def arbitrate(session: Session, *, as_of: date, run_id: int | None, settings: Settings) -> ArbitrationSummary:
+    """Decide every limit at ``as_of`` with the active rule set; does not commit."""
+    rule_set = load_rule_set(settings.paths.rules_dir)
+    params = load_params(settings.paths.arbitration_file)
+    frame = load_frame(session, as_of=as_of)
+    done = read_frame(session, "SELECT limit_id FROM decision WHERE business_date = :d", {"d": as_of})
+    fresh = frame[~frame["limit_id"].isin(done["limit_id"])]
+    summary = ArbitrationSummary(as_of, rule_set.version, already_decided=len(frame) - len(fresh))
+    result = evaluate(fresh, rule_set, as_of=as_of, params=params)
+    decided = result[result["decision"]]
+    summary.evaluated = len(result)
+    rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)
+    bulk_insert(session, "decision", rows, DECISION_COLUMNS)
+    apply_to_limits(session, rows)
+    summary.review_tasks = create_review_tasks(session, as_of=as_of)
+    removed = (decided["previous_cents"] - decided["proposed_cents"]).clip(lower=0)
+    summary.decisions = len(decided)
+    counts = decided["decision_type"].value_counts()
+    summary.by_type = dict(zip(counts.index.astype(int).tolist(), counts.astype(int).tolist(), strict=True))
+    summary.applied = int(decided["automatic"].sum())
+    summary.referred = int(decided["referred"].sum())
+    summary.four_eyes = int(decided["four_eyes"].sum())
+    summary.exposure_removed_cents = int(removed[decided["automatic"]].sum())
+    summary.exposure_referred_cents = int(removed[decided["referred"]].sum())
+    return summary

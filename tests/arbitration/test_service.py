@@ -1,0 +1,144 @@
+"""The decision service on a real database (SQLite and PostgreSQL): persist, apply, refer,
+idempotently; what-if writes nothing; the explanation agrees with the stored decision."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy.orm import Session
+
+from arbitration.explain import LimitNotFoundError, explain_limit
+from arbitration.service import arbitrate
+from arbitration.whatif import simulate
+from config.settings import CONFIG_DIR, Settings
+from models.db import read_frame
+from tests.arbitration.portfolio import AS_OF, seed_portfolio
+
+TABLES = ("decision", "review_task", "credit_limit")
+
+
+def snapshot(session: Session) -> dict[str, pd.DataFrame]:
+    return {
+        table: read_frame(session, f"SELECT * FROM {table} ORDER BY 1").astype(str).reset_index(drop=True)
+        for table in TABLES
+    }
+
+
+def decisions(session: Session) -> pd.DataFrame:
+    return read_frame(session, "SELECT * FROM decision ORDER BY limit_id").set_index("limit_id")
+
+
+def test_arbitrate_applies_refers_and_records_everything(session: Session, settings: Settings) -> None:
+    seed_portfolio(session)
+    summary = arbitrate(session, as_of=AS_OF, run_id=7, settings=settings)
+    found = decisions(session)
+    assert summary.decisions == len(found) == 12
+    assert summary.by_type == {2: 2, 6: 2, 8: 2, 9: 6}
+    # liquidation (limits 1, 2): cancelled at once, applied, limit closed
+    assert (found.loc[[1, 2], "decision_type"] == 8).all() and (
+        found.loc[[1, 2], "status"] == "applied"
+    ).all()
+    assert str(found.loc[1, "effective_date"]) == "2026-11-23"
+    limits = read_frame(session, "SELECT * FROM credit_limit ORDER BY limit_id").set_index("limit_id")
+    assert limits.loc[1, "granted_cents"] == 0 and limits.loc[1, "status"] == "cancelled"
+    assert limits.loc[1, "version"] == 2
+    # DBT 70 days (limits 5, 6): halved after the notice period, within authority
+    assert (found.loc[[5, 6], "proposed_cents"] == 5_000_000).all()
+    assert str(found.loc[5, "effective_date"]) == "2026-12-23"
+    assert limits.loc[5, "granted_cents"] == 5_000_000
+    # new request approved (limits 11, 12): request cleared
+    assert found.loc[11, "decision_type"] == 2 and limits["request_type"].isna()[11]
+    assert limits.loc[11, "status"] == "active" and limits.loc[11, "granted_cents"] == 4_000_000
+    # 3M limit capped (7, 8): referred, four eyes, limit untouched until an arbiter acts
+    assert (found.loc[[7, 8], "status"] == "referred").all() and found.loc[7, "four_eyes"]
+    assert limits.loc[7, "granted_cents"] == 300_000_000 and limits.loc[7, "version"] == 1
+    # no score (9, 10): referred with the no-score rule
+    assert found.loc[9, "decision_type"] == 6 and json.loads(str(found.loc[9, "fired_rules"])) == ["no-score"]
+    # the healthy buyer (3, 4) and the small limit under the named threshold (13, 14): nothing
+    assert not {3, 4, 13, 14} & set(found.index)
+    # every decision records versions, policyholder, observed values, explanation
+    assert (found["rule_set_version"] == summary.rule_set_version).all()
+    assert set(found.loc[[1, 5, 7], "model_version"]) == {"3"}
+    assert set(found["policyholder_id"]) == {"PH1", "PH2"}
+    assert json.loads(str(found.loc[5, "observed"]))["days_beyond_terms"] == 70
+    assert "payments.dbt-over-60" in str(found.loc[5, "explanation"])
+    assert (found["run_id"] == 7).all()
+    tasks = read_frame(session, "SELECT * FROM review_task ORDER BY decision_id")
+    referred = found[found["status"] == "referred"]
+    assert len(tasks) == len(referred) == summary.referred == 6
+    by_desk = dict(zip(tasks["desk"], tasks["approvals_needed"], strict=True))
+    assert by_desk == {"general": 2, "retail": 1, "latam": 1}
+    assert summary.exposure_removed_cents == 2 * 20_000_000 + 2 * 5_000_000
+
+
+def test_rerunning_the_same_date_changes_nothing_and_doubles_nothing(
+    session: Session, settings: Settings
+) -> None:
+    seed_portfolio(session)
+    arbitrate(session, as_of=AS_OF, run_id=1, settings=settings)
+    session.commit()
+    before = snapshot(session)
+    again = arbitrate(session, as_of=AS_OF, run_id=2, settings=settings)
+    session.commit()
+    assert again.decisions == 0
+    after = snapshot(session)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(before[table], after[table])
+
+
+def test_what_if_writes_nothing_and_reports_the_impact(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    seed_portfolio(session)
+    session.commit()
+    candidate = tmp_path / "candidate"
+    shutil.copytree(CONFIG_DIR / "rules", candidate)
+    text = (
+        (candidate / "30-payments.yaml")
+        .read_text()
+        .replace("days: {2015-01-01: 60}", "days: {2015-01-01: 100}")
+    )
+    (candidate / "30-payments.yaml").write_text(text)
+    before = snapshot(session)
+    impact = simulate(session, candidate_dir=candidate, as_of=AS_OF, settings=settings)
+    assert not session.new and not session.dirty
+    after = snapshot(session)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(before[table], after[table])
+    data = impact.as_dict()
+    assert data["decisions"]["active"]["reduction"] == 6
+    assert data["decisions"]["candidate"]["reduction"] == 4  # the 70-day payer is no longer halved
+    assert data["exposure_removed_cents"]["active"]["desk"]["construction"] == 10_000_000
+    assert "construction" not in data["exposure_removed_cents"]["candidate"]["desk"]
+    assert data["policyholders_affected"] == {"active": 2, "candidate": 2}
+    assert impact.limits_changed == 2
+    json.dumps(data)
+
+
+def test_the_explanation_agrees_with_the_stored_decision(session: Session, settings: Settings) -> None:
+    seed_portfolio(session)
+    session.commit()
+    explained = {
+        i: explain_limit(session, limit_id=i, as_of=AS_OF, settings=settings) for i in (1, 5, 7, 9, 3)
+    }
+    arbitrate(session, as_of=AS_OF, run_id=None, settings=settings)
+    stored = decisions(session)
+    for limit_id, explanation in explained.items():
+        if limit_id == 3:
+            assert not explanation.decision
+            continue
+        assert explanation.decision_type == stored.loc[limit_id, "decision_type"]
+        assert explanation.proposed_cents == stored.loc[limit_id, "proposed_cents"]
+        assert (
+            json.dumps(explanation.fired_rules, separators=(",", ":")) == stored.loc[limit_id, "fired_rules"]
+        )
+        assert explanation.explanation == stored.loc[limit_id, "explanation"]
+    fired = [e for e in explained[5].trace if e["fired"]]
+    assert any(e["rule"] == "payments.dbt-over-60" and e["condition"]["observed"] == 70 for e in fired)
+    assert "FIRED" in explained[5].text()
+    with pytest.raises(LimitNotFoundError):
+        explain_limit(session, limit_id=999, as_of=AS_OF, settings=settings)
