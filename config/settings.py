@@ -111,6 +111,17 @@ class PathSettings(BaseModel):
     arbitration_file: Path = CONFIG_DIR / "arbitration.yaml"
 
 
+class AdminSettings(BaseModel):
+    """The arbiters' admin endpoint. Without ``secret_key`` a random one is drawn at start
+    (every restart then signs everyone out): set it in production."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr | None = None
+    secure_cookies: bool = False
+    idle_minutes: int = Field(default=30, ge=1)
+
+
 class MonitoringSettings(BaseModel):
     """Population-stability thresholds: below ``psi_warning`` is stable, above ``psi_alert`` has moved."""
 
@@ -135,6 +146,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     paths: PathSettings = PathSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    admin: AdminSettings = AdminSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

@@ -107,19 +107,36 @@ def users_token(username: str = typer.Argument(...)) -> None:
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    host: str | None = typer.Option(
+        None, "--host", help="Interface to listen on (default VIGIE_ADMIN__HOST, loopback)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="TCP port (default VIGIE_ADMIN__PORT, 8000)."
+    ),
     secure_cookies: bool = typer.Option(
-        False, "--secure-cookies", help="Mark the session cookie Secure (use behind HTTPS)."
+        False,
+        "--secure-cookies",
+        help="Mark the session cookie Secure (use behind HTTPS); or VIGIE_ADMIN__SECURE_COOKIES.",
     ),
 ) -> None:
-    """Start the admin endpoint (web pages + JSON API, OpenAPI at /docs) with uvicorn."""
+    """Start the admin endpoint (web pages + JSON API, OpenAPI at /docs) with uvicorn.
+
+    Set VIGIE_ADMIN__SECRET_KEY in production so sessions survive a restart."""
     import uvicorn
 
     from arbitration.api import create_app
 
     STATE.ready_sessions()
-    app = create_app(STATE.settings, secure_cookies=secure_cookies)
+    admin = STATE.settings.admin
+    host = host or admin.host
+    port = port or admin.port
+    secret = admin.secret_key.get_secret_value() if admin.secret_key else None
+    app = create_app(
+        STATE.settings,
+        secret_key=secret,
+        secure_cookies=secure_cookies or admin.secure_cookies,
+        idle_seconds=admin.idle_minutes * 60,
+    )
     console.print(f"admin endpoint on http://{host}:{port}/ (OpenAPI: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -32,7 +33,19 @@ class Decision(Base):
     """
 
     __tablename__ = "decision"
-    __table_args__ = (UniqueConstraint("limit_id", "business_date"),)
+    __table_args__ = (
+        UniqueConstraint("limit_id", "business_date"),
+        # the arbiters' queue filters and sorts on these; one covering index keeps its p95 low
+        Index(
+            "ix_decision_queue",
+            "status",
+            "desk",
+            "required_authority_cents",
+            "business_date",
+            "proposed_cents",
+            "buyer_id",
+        ),
+    )
 
     decision_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     limit_id: Mapped[int] = mapped_column(Integer, ForeignKey("credit_limit.limit_id"))
