@@ -16,7 +16,7 @@ from typing import Any
 from feeds.folder import ingest_folder
 from rich.console import Console
 from rich.table import Table
-from scoring.registry import champion_version
+from scoring.registry import alias_version
 from scoring.training import train_and_register
 from sqlalchemy import func, select
 
@@ -69,13 +69,13 @@ def run_demo(
     say("ingesting the feed files (history load)")
     with sessions.begin() as session:
         ingest_folder(session, drop, store_dir=settings.history_dir / "payments")
-    version = champion_version(settings)
+    version = alias_version(settings, "champion")
     if version is None:
         say("training a default-probability model and registering it in MLflow")
         with sessions.begin() as session:
             prepare_snapshots(session, settings, as_of)
             trained = train_and_register(session, as_of=as_of, settings=settings)
-        version = champion_version(settings) or str(getattr(trained, "version", ""))
+        version = alias_version(settings, "champion") or str(getattr(trained, "version", ""))
     summary.model_version = version or ""
     say(f"running the night of {as_of} (champion model version {summary.model_version})")
     result = run_night(engine, settings, as_of=as_of, progress=lambda name, text: say(f"  {name}: {text}"))

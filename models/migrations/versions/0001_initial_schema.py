@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:19:15.296881
+Create Date: 2026-11-23
 """
 
 from __future__ import annotations
@@ -62,12 +62,27 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=1), nullable=False),
     sa.Column('is_natural_person', sa.Boolean(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('registry_updated_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('buyer_id', name=op.f('pk_buyer'))
     )
     with op.batch_alter_table('buyer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_buyer_country'), ['country'], unique=False)
         batch_op.create_index(batch_op.f('ix_buyer_siren'), ['siren'], unique=False)
 
+    op.create_table('buyer_financials',
+    sa.Column('buyer_id', sa.String(length=32), nullable=False),
+    sa.Column('fiscal_year_end', sa.Date(), nullable=False),
+    sa.Column('filed_date', sa.Date(), nullable=True),
+    sa.Column('revenue_cents', sa.BigInteger(), nullable=True),
+    sa.Column('equity_cents', sa.BigInteger(), nullable=True),
+    sa.Column('total_assets_cents', sa.BigInteger(), nullable=True),
+    sa.Column('net_income_cents', sa.BigInteger(), nullable=True),
+    sa.Column('total_debt_cents', sa.BigInteger(), nullable=True),
+    sa.Column('operating_income_cents', sa.BigInteger(), nullable=True),
+    sa.Column('headcount', sa.Integer(), nullable=True),
+    sa.Column('duration_months', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('buyer_id', 'fiscal_year_end', name=op.f('pk_buyer_financials'))
+    )
     op.create_table('country_grade',
     sa.Column('country', sa.String(length=2), nullable=False),
     sa.Column('valid_from', sa.Date(), nullable=False),
@@ -97,6 +112,7 @@ def upgrade() -> None:
     sa.Column('publication_date', sa.Date(), nullable=False),
     sa.Column('accounts_closing_date', sa.Date(), nullable=True),
     sa.Column('cancelled', sa.Boolean(), nullable=False),
+    sa.Column('rectified_by', sa.String(length=40), nullable=True),
     sa.PrimaryKeyConstraint('notice_id', name=op.f('pk_legal_event'))
     )
     with op.batch_alter_table('legal_event', schema=None) as batch_op:
@@ -118,6 +134,7 @@ def upgrade() -> None:
     sa.Column('notification_id', sa.Integer(), nullable=False),
     sa.Column('outbox_key', sa.String(length=80), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=True),
+    sa.Column('business_date', sa.Date(), nullable=True),
     sa.Column('policyholder_id', sa.String(length=32), nullable=False),
     sa.Column('recipients', sa.String(length=500), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
@@ -135,6 +152,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('outbox_key', name=op.f('uq_notification_outbox_key'))
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_business_date'), ['business_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_policyholder_id'), ['policyholder_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_status'), ['status'], unique=False)
 
@@ -199,20 +217,6 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('buyer_id', 'as_of', 'role', name=op.f('pk_score'))
     )
-    op.create_table('buyer_financials',
-    sa.Column('buyer_id', sa.String(length=32), nullable=False),
-    sa.Column('fiscal_year_end', sa.Date(), nullable=False),
-    sa.Column('filed_date', sa.Date(), nullable=True),
-    sa.Column('revenue_cents', sa.BigInteger(), nullable=True),
-    sa.Column('equity_cents', sa.BigInteger(), nullable=True),
-    sa.Column('total_assets_cents', sa.BigInteger(), nullable=True),
-    sa.Column('net_income_cents', sa.BigInteger(), nullable=True),
-    sa.Column('total_debt_cents', sa.BigInteger(), nullable=True),
-    sa.Column('operating_income_cents', sa.BigInteger(), nullable=True),
-    sa.Column('headcount', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['buyer_id'], ['buyer.buyer_id'], name=op.f('fk_buyer_financials_buyer_id_buyer')),
-    sa.PrimaryKeyConstraint('buyer_id', 'fiscal_year_end', name=op.f('pk_buyer_financials'))
-    )
     op.create_table('policy',
     sa.Column('policy_id', sa.String(length=32), nullable=False),
     sa.Column('policyholder_id', sa.String(length=32), nullable=False),
@@ -253,7 +257,9 @@ def upgrade() -> None:
     sa.Column('requested_cents', sa.BigInteger(), nullable=True),
     sa.Column('request_type', sa.Integer(), nullable=True),
     sa.Column('request_date', sa.Date(), nullable=True),
+    sa.Column('request_id', sa.String(length=32), nullable=True),
     sa.Column('outstanding_cents', sa.BigInteger(), nullable=False),
+    sa.Column('outstanding_date', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('effective_date', sa.Date(), nullable=True),
     sa.Column('expiry_date', sa.Date(), nullable=True),
@@ -302,6 +308,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_decision_buyer_id'), ['buyer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decision_desk'), ['desk'], unique=False)
         batch_op.create_index(batch_op.f('ix_decision_policyholder_id'), ['policyholder_id'], unique=False)
+        batch_op.create_index('ix_decision_queue', ['status', 'desk', 'required_authority_cents', 'business_date', 'proposed_cents', 'buyer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_decision_status'), ['status'], unique=False)
 
     op.create_table('eligibility',
@@ -350,6 +357,7 @@ def downgrade() -> None:
     op.drop_table('eligibility')
     with op.batch_alter_table('decision', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_decision_status'))
+        batch_op.drop_index('ix_decision_queue')
         batch_op.drop_index(batch_op.f('ix_decision_policyholder_id'))
         batch_op.drop_index(batch_op.f('ix_decision_desk'))
         batch_op.drop_index(batch_op.f('ix_decision_buyer_id'))
@@ -365,7 +373,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_policy_policyholder_id'))
 
     op.drop_table('policy')
-    op.drop_table('buyer_financials')
     op.drop_table('score')
     op.drop_table('run')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
@@ -377,6 +384,7 @@ def downgrade() -> None:
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_status'))
         batch_op.drop_index(batch_op.f('ix_notification_policyholder_id'))
+        batch_op.drop_index(batch_op.f('ix_notification_business_date'))
 
     op.drop_table('notification')
     with op.batch_alter_table('monitoring_metric', schema=None) as batch_op:
@@ -389,6 +397,7 @@ def downgrade() -> None:
     op.drop_table('legal_event')
     op.drop_table('feed_file')
     op.drop_table('country_grade')
+    op.drop_table('buyer_financials')
     with op.batch_alter_table('buyer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_buyer_siren'))
         batch_op.drop_index(batch_op.f('ix_buyer_country'))
