@@ -170,8 +170,12 @@ def _limits(
     rng: np.random.Generator, pop: Population, buyer_id: pl.Series, buyer: np.ndarray, policy: np.ndarray
 ) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     m = len(buyer)
-    median = LIMIT_MEDIAN_EUR[pop.size[buyer]] * np.exp(0.2 * pop.quality[buyer, -1])
-    granted = _round_thousands(median * np.exp(rng.normal(0.0, 1.0, m)))
+    # a limit was set in proportion to the buyer's own turnover (2-3 % on average), so the book
+    # starts out roughly where the desks' share-of-revenue caps would have put it
+    by_size = LIMIT_MEDIAN_EUR[pop.size[buyer]] * np.exp(0.2 * pop.quality[buyer, -1])
+    by_revenue = np.exp(pop.log_revenue[buyer]) * 0.025
+    median = np.minimum(by_size, by_revenue)
+    granted = _round_thousands(median * np.exp(rng.normal(0.0, 0.6, m)))
     u = rng.random(m)
     defaulted = pop.default_day[buyer] >= 0
     status = np.where(defaulted | (u < 0.02), 1, np.where(u < 0.05, 2, 0))  # active, cancelled, refused

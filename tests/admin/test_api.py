@@ -125,10 +125,10 @@ def test_unknown_decision_is_404(client: TestClient, world: World) -> None:
 def test_expired_session_is_401_and_changes_nothing(
     world: World, settings: Settings, db_engine: Engine
 ) -> None:
-    app = create_app(settings, secret_key="k", idle_seconds=1, today=lambda: TODAY)
+    app = create_app(settings, secret_key="k", idle_seconds=4, today=lambda: TODAY)
     with TestClient(app) as c:
         csrf = login(c, "ann")
-        time.sleep(2.1)
+        time.sleep(5.1)
         did = world.decisions["auto"]
         before = snapshot(db_engine, did)
         response = c.post(

@@ -1,0 +1,173 @@
+"""Features are pure and see only what was known at the as-of date."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from scoring.features import BUYER_FEATURES, EXTRA_COLUMNS, build_features, naf_section
+from tests.scoring.fakes import portfolio
+
+AS_OF = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return portfolio(60, as_of=AS_OF, seed=3)
+
+
+def _build(frames: dict[str, pd.DataFrame], as_of: date = AS_OF) -> pd.DataFrame:
+    return build_features(
+        frames["buyer"],
+        frames["buyer_financials"],
+        frames["legal_event"],
+        frames["payment_aggregate"],
+        frames["country_grade"],
+        as_of=as_of,
+    )
+
+
+def test_one_row_per_buyer_with_every_model_feature(frames):
+    features = _build(frames)
+    assert list(features.columns) == [*BUYER_FEATURES.names, *EXTRA_COLUMNS]
+    assert features.index.is_unique and len(features) == 60
+    assert features["equity_ratio"].between(-2, 1).all()
+    assert set(features["naf_section"]) <= {"C", "F", "G", "J"}
+    assert (features[list(BUYER_FEATURES.categorical)] != None).all().all()  # noqa: E711
+
+
+def test_future_rows_in_any_input_change_nothing(frames):
+    """No look-ahead: accounts filed, events published, grades and payments dated after the
+    as-of date are invisible."""
+    before = _build(frames)
+    later = {k: v.copy() for k, v in frames.items()}
+    buyer = later["buyer"]["buyer_id"].iloc[0]
+    later["buyer_financials"] = pd.concat(
+        [
+            later["buyer_financials"],
+            pd.DataFrame(
+                {
+                    "buyer_id": [buyer],
+                    "fiscal_year_end": [date(2026, 3, 31)],
+                    "filed_date": [date(2026, 7, 1)],
+                    "revenue_cents": [1],
+                    "equity_cents": [-(10**12)],
+                    "total_assets_cents": [10],
+                    "net_income_cents": [-(10**9)],
+                    "total_debt_cents": [10**12],
+                    "operating_income_cents": [-5],
+                    "headcount": [1],
+                }
+            ),
+        ]
+    )
+    later["legal_event"] = pd.concat(
+        [
+            later["legal_event"],
+            pd.DataFrame(
+                {
+                    "notice_id": ["future-1", "future-2"],
+                    "buyer_id": [buyer, buyer],
+                    "event_type": ["open_lj", "sanction"],
+                    "event_date": [date(2026, 6, 20), date(2026, 6, 1)],
+                    "publication_date": [date(2026, 7, 2), date(2026, 7, 3)],
+                    "accounts_closing_date": [None, None],
+                    "cancelled": [False, False],
+                }
+            ),
+        ]
+    )
+    later["country_grade"] = pd.concat(
+        [
+            later["country_grade"],
+            pd.DataFrame({"country": ["BR"], "valid_from": [date(2026, 7, 1)], "category": [7]}),
+        ]
+    )
+    pay = later["payment_aggregate"]
+    future_pay = pay[pd.to_datetime(pay["as_of"]) == pd.Timestamp(AS_OF)].assign(
+        as_of=date(2026, 7, 31), days_beyond_terms=999.0
+    )
+    later["payment_aggregate"] = pd.concat([pay, future_pay])
+    after = _build(later)
+    pd.testing.assert_frame_equal(before, after)
+    # and the same rows DO count once their dates are reached
+    moved = _build(later, date(2026, 7, 31))
+    assert moved.loc[buyer, "collective_procedure"]
+    assert moved.loc[buyer, "days_beyond_terms"] == 999.0
+
+
+def test_inputs_are_not_modified(frames):
+    copies = {k: v.copy() for k, v in frames.items()}
+    _build(frames)
+    for key, frame in frames.items():
+        pd.testing.assert_frame_equal(frame, copies[key])
+
+
+def _one_buyer(**events: list) -> dict[str, pd.DataFrame]:
+    buyer = pd.DataFrame(
+        {
+            "buyer_id": ["X"],
+            "country": ["FR"],
+            "naf_code": ["4711Z"],
+            "legal_category": ["5710"],
+            "creation_date": [date(2010, 1, 1)],
+            "headcount_band": [None],
+            "size_category": [None],
+        }
+    )
+    empty_fin = pd.DataFrame(
+        columns=[
+            "buyer_id",
+            "fiscal_year_end",
+            "filed_date",
+            "revenue_cents",
+            "equity_cents",
+            "total_assets_cents",
+            "net_income_cents",
+            "total_debt_cents",
+            "operating_income_cents",
+        ]
+    )
+    ev = pd.DataFrame(
+        {
+            "buyer_id": "X",
+            "event_type": events.get("types", []),
+            "event_date": events.get("dates", []),
+            "publication_date": events.get("dates", []),
+            "cancelled": events.get("cancelled", [False] * len(events.get("types", []))),
+        }
+    )
+    pay = pd.DataFrame(columns=["buyer_id", "as_of", "days_beyond_terms", "overdue_share", "overdue_declarations",
+                                "dbt_trend_3m", "dbt_trend_12m", "reporting_policyholders", "amount_cents"])  # fmt: skip
+    grades = pd.DataFrame({"country": ["FR"], "valid_from": [date(2000, 1, 1)], "category": [None]})
+    return {"buyer": buyer, "buyer_financials": empty_fin, "legal_event": ev, "payment_aggregate": pay,
+            "country_grade": grades}  # fmt: skip
+
+
+def test_an_opening_followed_by_a_plan_is_no_longer_an_open_procedure():
+    frames = _one_buyer(types=["open_rj", "plan"], dates=[date(2024, 1, 10), date(2024, 9, 1)])
+    row = _build(frames).loc["X"]
+    assert not row["collective_procedure"]
+    assert row["prior_procedure_5y"] == 1
+    assert row["judgments_12m"] == 0  # the plan is more than 12 months old
+
+
+def test_a_cancelled_opening_does_not_count():
+    frames = _one_buyer(types=["open_lj"], dates=[date(2026, 1, 10)], cancelled=[True])
+    assert not _build(frames).loc["X", "collective_procedure"]
+
+
+def test_old_company_without_accounts_has_late_accounts_and_unclassified_country():
+    row = _build(_one_buyer()).loc["X"]
+    assert row["late_accounts"] == 1
+    assert pd.isna(row["accounts_age_months"])
+    assert pd.isna(row["oecd_category"]) and row["oecd_not_classified"] == 1
+    assert row["naf_division"] == "47" and row["naf_section"] == "G"
+    assert row["size_category"] == "unknown"
+
+
+def test_naf_sections_follow_insee_division_ranges():
+    got = naf_section(pd.Series(["01", "10", "33", "35", "47", "99", "00", None], dtype=object))
+    assert got.tolist() == ["A", "C", "C", "D", "G", "U", "unknown", "unknown"]
