@@ -12,15 +12,9 @@ Usage: python benchmarks/polish.py [DATA_DIR]   (default: ../shared/data/credit 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-# benchmarks/scoring.py is named like the package: drop this script's folder from sys.path so
-# ``import scoring`` finds the package, not that file.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -11,23 +11,16 @@
    their defaults are the BODACC openings the model learns from). Targets: AUC >= 0.98 x
    oracle AUC, Brier <= 1.05 x oracle Brier.
 
-Usage: python benchmarks/scoring.py [--buyers 1000000] [--oracle-buyers 20000] [--skip-oracle]
+Usage: python benchmarks/scoring_bench.py [--buyers 1000000] [--oracle-buyers 20000] [--skip-oracle]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is named like the package it measures: run as a script, its own folder comes
-# first on sys.path and would shadow the ``scoring`` package.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
 
 import argparse
 import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -13,14 +13,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from feeds.folder import ingest_folder
 from rich.console import Console
 from rich.table import Table
-from scoring.registry import alias_version
-from scoring.training import train_and_register
 from sqlalchemy import func, select
 
 from config.settings import Settings
+from feeds.folder import ingest_folder
 from feeds.synthetic import generate
 from jobs.cli_model import prepare_snapshots
 from jobs.nightly import run_night
@@ -28,6 +26,8 @@ from models.codes import DecisionStatus, ResponseType
 from models.db import make_engine, session_factory, upgrade
 from models.decision import Decision
 from models.notification import Notification
+from scoring.registry import alias_version
+from scoring.training import train_and_register
 
 
 @dataclass

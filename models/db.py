@@ -121,7 +121,7 @@ def _column_values(series: pd.Series) -> list[Any]:
         has_time = bool((series.dropna() != series.dropna().dt.normalize()).any())
         values = series.dt.to_pydatetime() if has_time else series.dt.date
         return list(pd.Series(values, dtype="object").where(series.notna().to_numpy(), None))
-    return list(series.to_numpy(dtype=object, na_value=None).tolist())
+    return list(series.to_numpy(dtype=object, na_value=None).tolist())  # type: ignore[call-overload]  # pandas-stubs lack na_value=None
 
 
 def frame_rows(
