@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+if TYPE_CHECKING:
+    from scoring.training import TrainingReport
+
 from config.settings import Settings
 from feeds.payments.load import refresh_aggregates
 from jobs.cli_support import EXIT_MODEL, STATE, console, register_error
 from models.db import unit_of_work
-from scoring import registry
 from scoring.dataset import snapshot_dates
 from scoring.errors import ScoringError
-from scoring.training import TrainingReport, train_and_register
 
 register_error(ScoringError, EXIT_MODEL)
 
@@ -86,6 +88,8 @@ def train(
     with unit_of_work(sessions) as session:
         prepare_snapshots(session, settings, day)
     with unit_of_work(sessions) as session:
+        from scoring.training import train_and_register  # MLflow and scikit-learn: loaded when used
+
         report = train_and_register(session, as_of=day, settings=settings)
     print_report(report)
 
@@ -99,6 +103,8 @@ def promote(
 ) -> None:
     """Point the champion (or challenger) alias at VERSION. Nightly scoring uses the champion;
     the challenger is scored in shadow and never drives a decision."""
+    from scoring import registry
+
     registry.promote(STATE.settings, version, alias=alias)
     console.print(f"{STATE.settings.mlflow.model_name} version {version} is now {alias}")
 
@@ -106,6 +112,8 @@ def promote(
 @model_app.command("list")
 def list_models() -> None:
     """Registered versions, newest first, with their aliases, kind, training date and AUC."""
+    from scoring import registry
+
     frame = registry.list_versions(STATE.settings)
     if frame.empty:
         console.print("no registered version yet: run `vigie model train --as-of YYYY-MM-DD`")

@@ -7,6 +7,7 @@ history, train a first model (which becomes the champion)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,13 +17,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from arbitration.users import add_user
 from config.settings import Settings
 from feeds.folder import ingest_folder
 from feeds.synthetic import generate
 from jobs.cli_model import prepare_snapshots
 from jobs.nightly import run_night
-from models.codes import DecisionStatus, ResponseType
+from models.arbiter_user import ArbiterUser
+from models.codes import DecisionStatus, ResponseType, Role
 from models.db import make_engine, session_factory, upgrade
 from models.decision import Decision
 from models.notification import Notification
@@ -43,6 +47,7 @@ class DemoSummary:
     outbox_dir: Path | None = None
     report: Path | None = None
     run_status: str = ""
+    accounts: dict[str, str] = field(default_factory=dict)
 
 
 def run_demo(
@@ -101,9 +106,38 @@ def run_demo(
                 )
             ).scalar_one()
         )
+    with sessions.begin() as session:
+        summary.accounts = demo_accounts(session)
     summary.outbox_dir = settings.outbox_dir
     summary.report = settings.reports_dir / as_of.isoformat() / "report.html"
     return summary
+
+
+DEMO_ACCOUNTS = (
+    ("arbitre", Role.ARBITER, 150_000_00, "Arbitre de démonstration"),
+    ("senior", Role.SENIOR_ARBITER, 1_500_000_00, "Arbitre senior de démonstration"),
+)
+
+
+def demo_accounts(session: Session) -> dict[str, str]:
+    """Two arbiters on every desk so the referred decisions can be worked in `vigie serve`
+    (four-eyes included). Created once, with fresh random passwords shown only then."""
+    if session.execute(select(func.count()).select_from(ArbiterUser)).scalar_one():
+        return {}
+    created = {}
+    for username, role, authority_cents, full_name in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        add_user(
+            session,
+            username=username,
+            role=role,
+            desks="*",
+            authority_cents=authority_cents,
+            password=password,
+            full_name=full_name,
+        )
+        created[username] = password
+    return created
 
 
 def print_summary(summary: DemoSummary, console: Console) -> None:
@@ -120,3 +154,6 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     table.add_row("report", str(summary.report))
     table.add_row("work directory", str(summary.workdir))
     console.print(table)
+    if summary.accounts:
+        logins = ", ".join(f"{user} / {password}" for user, password in summary.accounts.items())
+        console.print(f"admin endpoint: `vigie serve` then sign in as {logins} (shown once)")
