@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from arbitration.service import arbitrate as arbitrate_limits
 from feeds.folder import discover, ingest_folder
-from scoring.monitoring import monitor as monitor_model
-from scoring.service import score_buyers
-
 from feeds.payments.load import refresh_aggregates
 from jobs import eligibility as eligibility_rules
 from jobs.notify import enqueue, send_pending
 from jobs.report.build import build_report
+from scoring.monitoring import monitor as monitor_model
+from scoring.service import score_buyers
 
 if TYPE_CHECKING:
     from jobs.nightly import NightContext

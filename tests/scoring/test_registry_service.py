@@ -127,8 +127,11 @@ def test_signature_mismatch_and_missing_features_stop_before_writing(store: Stor
     Base.metadata.create_all(engine)
     good = registry.load(_settings(tmp_path / "w2", store.tracking_uri), "champion").model
     sample = pd.DataFrame({"equity_ratio": [0.1], "bogus_feature": [1.0]})
-    registry.client(settings)
-    with mlflow.start_run():
+    mlflow_client = registry.client(settings)
+    experiment = mlflow_client.create_experiment(
+        "mismatch", artifact_location=(tmp_path / "artifacts").resolve().as_uri()
+    )
+    with mlflow.start_run(experiment_id=experiment):
         mlflow.sklearn.log_model(
             good,
             name="model",
