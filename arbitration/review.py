@@ -280,20 +280,9 @@ def _grant(
     amount: int | None,
 ) -> ActResult:
     """Approve (``amount`` None: the proposed amount) or amend (``amount`` given)."""
-    require_writer(actor)
-    reason = check_comment(comment)
-    decision = load_decision(session, actor=actor, decision_id=decision_id)
-    if decision.version != expected_version:
-        raise ConflictError(
-            f"decision {decision_id} is at version {decision.version}, you saw version {expected_version}; "
-            "someone acted first: reload and decide again"
-        )
-    task = _task_of(session, decision)
-    limit = session.get(CreditLimit, decision.limit_id)
-    if limit is None:
-        raise NotFoundError(
-            f"decision {decision_id} refers to limit {decision.limit_id}, which does not exist"
-        )
+    reason, decision, task, limit = _open_act(
+        session, actor=actor, decision_id=decision_id, expected_version=expected_version, comment=comment
+    )
     if amount is not None:
         check_amount(amount, ceiling=_ceiling(decision, limit))
     second_step = task.status == "awaiting_second"
@@ -418,10 +407,11 @@ def amend(
     )
 
 
-def refuse(
+def _open_act(
     session: Session, *, actor: Principal, decision_id: int, expected_version: int, comment: str
-) -> ActResult:
-    """Refuse the proposal: the limit stays at what was granted before (0 for a new request)."""
+) -> tuple[str, Decision, ReviewTask, CreditLimit]:
+    """What every act checks first: a writer, a comment, the decision in scope and at the
+    version the arbiter saw (else a conflict), its review task and its limit."""
     require_writer(actor)
     reason = check_comment(comment)
     decision = load_decision(session, actor=actor, decision_id=decision_id)
@@ -436,6 +426,16 @@ def refuse(
         raise NotFoundError(
             f"decision {decision_id} refers to limit {decision.limit_id}, which does not exist"
         )
+    return reason, decision, task, limit
+
+
+def refuse(
+    session: Session, *, actor: Principal, decision_id: int, expected_version: int, comment: str
+) -> ActResult:
+    """Refuse the proposal: the limit stays at what was granted before (0 for a new request)."""
+    reason, decision, task, limit = _open_act(
+        session, actor=actor, decision_id=decision_id, expected_version=expected_version, comment=comment
+    )
     return _finalize(
         session,
         actor=actor,
