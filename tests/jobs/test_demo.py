@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from models.notification import Notification
 from models.run import Run, RunStep
 
 BUSINESS_DATE = "2026-11-20"
+NEXT_DATE = "2026-11-21"
 
 
 def vigie(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -89,4 +91,21 @@ def test_the_demo_runs_a_whole_night_and_a_second_run_changes_nothing(db_url: st
         "model_monitoring",
     ):
         assert key in data
+
+    # the next night has no feed files: it runs on the last data and the report says so
+    night_env = {**env, "VIGIE_WORKDIR": str(workdir)}
+    next_night = vigie("nightly", "--as-of", NEXT_DATE, env=night_env)
+    assert next_night.returncode == 0, next_night.stdout + next_night.stderr
+    next_report = vigie("report", "--as-of", NEXT_DATE, "--format", "json", env=night_env)
+    assert next_report.returncode == 0, next_report.stderr
+    assert set(json.loads(next_report.stdout)["missing_feeds"]) == {
+        "registry",
+        "legal",
+        "payments",
+        "portfolio",
+    }
+    with Session(engine) as session:
+        assert session.execute(
+            select(Run.status).where(Run.business_date == date(2026, 11, 21))
+        ).scalar_one() == ("succeeded")
     engine.dispose()
