@@ -151,7 +151,7 @@ def prepare_cache(cache: Path, *, buyers: int, seed: int, as_of: date) -> dict[s
 
 def stage_drop_folder(cache: Path, workdir: Path, as_of: date) -> Path:
     """Hard-link (or copy) the cached feeds into the work folder, so ingest may move or archive them."""
-    drop = workdir / "drop" / as_of.isoformat()
+    drop = workdir / "feeds" / as_of.isoformat()  # where the nightly looks for its drop folder
     drop.mkdir(parents=True, exist_ok=True)
     for source in sorted((cache / "drop").iterdir()):
         target = drop / source.name

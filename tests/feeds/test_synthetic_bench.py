@@ -64,7 +64,7 @@ def test_drop_folder_links_the_cached_files(tmp_path: Path) -> None:
     harness = _harness()
     harness.prepare_cache(tmp_path / "cache", buyers=100, seed=1, as_of=date(2026, 6, 30))
     drop = harness.stage_drop_folder(tmp_path / "cache", tmp_path / "work", date(2026, 6, 30))
-    assert drop == tmp_path / "work" / "drop" / "2026-06-30"
+    assert drop == tmp_path / "work" / "feeds" / "2026-06-30"
     assert sorted(p.name for p in drop.iterdir()) == sorted(
         p.name for p in (tmp_path / "cache" / "drop").iterdir()
     )
