@@ -44,11 +44,14 @@ def _run_id(session: Session, as_of: date, run_id: int | None) -> int | None:
 
 
 def _stock_by_country(session: Session) -> pd.DataFrame:
+    """Active cover per buyer country. Summed per buyer first (read along the buyer index of
+    ``credit_limit``), then joined to one buyer row per buyer rather than one per limit."""
     return read_frame(
         session,
-        """SELECT b.country AS country, SUM(cl.granted_cents) AS amount_cents
-           FROM credit_limit cl LEFT JOIN buyer b ON b.buyer_id = cl.buyer_id
-           WHERE cl.status = 'active' AND cl.granted_cents > 0
+        """SELECT b.country AS country, SUM(x.amount_cents) AS amount_cents
+           FROM (SELECT buyer_id, SUM(granted_cents) AS amount_cents FROM credit_limit
+                 WHERE status = 'active' AND granted_cents > 0 GROUP BY buyer_id) x
+           LEFT JOIN buyer b ON b.buyer_id = x.buyer_id
            GROUP BY b.country""",
     )
 
