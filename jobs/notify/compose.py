@@ -5,23 +5,31 @@ output-neutral caches, for the 2,000 e-mails/s target): it refuses a header valu
 or LF, so no feed value (a buyer name, an address list) can add a header. Feed values only ever
 reach the body anyway: the subject is fixed text plus the date, and recipients are parsed and
 validated one by one (:func:`parse_recipients`). The HTML template is auto-escaped.
+
+Speed (2,000 e-mails/s to files), every shortcut giving the stdlib's bytes exactly (tested):
+templates compiled once and read by subscript (``item["x"]``: Jinja's attribute lookup on a
+dict costs an exception per field); the ``To`` and ``Message-ID`` headers skip the stdlib's
+slow RFC 5322 parser when they hold plain dot-atom addresses (:class:`_LazyTree`); shared
+headers fold once; bodies are written in one piece (:func:`as_bytes`).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import re
 from dataclasses import dataclass
 from datetime import date
-from email.headerregistry import HeaderRegistry
+from email.generator import BytesGenerator
+from email.headerregistry import Address, AddressHeader, Group, HeaderRegistry, MessageIDHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid, parseaddr
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from jobs.notify.wording import LANGUAGES, day
 
@@ -42,7 +50,8 @@ class Rendered:
 
 @cache
 def environment() -> Environment:
-    """One Jinja environment: HTML templates auto-escaped, undefined names an error."""
+    """One Jinja environment: HTML templates auto-escaped, undefined names an error. Templates
+    ship with the code, so they are not checked for changes on every use (``auto_reload``)."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=False),
@@ -50,7 +59,14 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,
     )
+
+
+@cache
+def _template(name: str) -> Template:
+    """A compiled template, looked up once per process."""
+    return environment().get_template(name)
 
 
 def language_of(value: object) -> str:
@@ -64,7 +80,6 @@ def render(*, language: str, business_date: date, items: list[dict[str, Any]], r
     worded (see :func:`jobs.notify.outbox.word_items`)."""
     if language not in LANGUAGES:
         raise ValueError(f"expected a language in {LANGUAGES}, found {language!r}")
-    env = environment()
     subject = SUBJECTS[language].format(date=day(business_date, language))
     context = {
         "business_date": day(business_date, language),
@@ -72,8 +87,8 @@ def render(*, language: str, business_date: date, items: list[dict[str, Any]], r
         "reply_to": reply_to,
         "subject": subject,
     }
-    text = env.get_template(f"notification_{language}.txt.j2").render(context)
-    html = env.get_template(f"notification_{language}.html.j2").render(context)
+    text = _template(f"notification_{language}.txt.j2").render(context)
+    html = _template(f"notification_{language}.html.j2").render(context)
     return Rendered(subject=subject, text=text, html=html)
 
 
@@ -99,12 +114,75 @@ def _one_line(value: str) -> str:
     return " ".join(str(value).split())
 
 
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_PLAIN_ADDRESS = re.compile(rf"({_DOT_ATOM})@({_DOT_ATOM})")
+
+
+class _LazyTree:
+    """Folding for a header whose plain value skipped the stdlib parser (``_parse_tree`` is
+    None): a line that fits is written as is, which is what the stdlib writes for such a value;
+    a longer one is parsed on demand and folded by the stdlib."""
+
+    _parse_tree: Any
+
+    def fold(self, *, policy: Any) -> str:
+        if self._parse_tree is None:
+            line = f"{cast(Any, self).name}: {self}"
+            if not policy.max_line_length or len(line) <= policy.max_line_length:
+                return line + policy.linesep
+            self._parse_tree = cast(Any, self).value_parser(str(self))
+        return cast(str, super().fold(policy=policy))  # type: ignore[misc]
+
+
+class _PlainAddressHeader(_LazyTree, AddressHeader):
+    """An address header that skips the stdlib's slow RFC 5322 parser (most of a message's
+    cost) when every address is a plain ASCII ``local@domain`` dot-atom, which is all
+    :func:`parse_recipients` lets through. Anything else takes the stdlib path unchanged. CR/LF
+    are refused before this runs (``header_store_parse``) and cannot match the pattern anyway.
+    Such a list renders as ``a@x, b@y`` either way, so the bytes are the stdlib's."""
+
+    max_count = 1  # as the stdlib's ``To``: a second one is refused
+
+    @classmethod
+    def parse(cls, value: Any, kwds: dict[str, Any]) -> None:
+        if isinstance(value, str):
+            matches = [_PLAIN_ADDRESS.fullmatch(part) for part in value.split(", ")]
+            if value and all(matches):
+                groups = [Group(None, [Address(username=m[1], domain=m[2])]) for m in matches if m]
+                kwds["groups"] = groups
+                kwds["defects"] = []
+                kwds["decoded"] = ", ".join(str(g) for g in groups)
+                kwds["parse_tree"] = None  # made on demand by fold(), only for a long line
+                return
+        super().parse(value, kwds)
+
+
+_PLAIN_MSGID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
+
+
+class _PlainMessageIDHeader(_LazyTree, MessageIDHeader):
+    """A Message-ID of the form ``<dot-atom@dot-atom>`` (what :func:`message_id_for` makes)
+    skips the stdlib parser, whose result would be the same text; any other value is parsed."""
+
+    @classmethod
+    def parse(cls, value: Any, kwds: dict[str, Any]) -> None:
+        if isinstance(value, str) and _PLAIN_MSGID.fullmatch(value):
+            kwds["parse_tree"] = None
+            kwds["decoded"] = value
+            return
+        super().parse(value, kwds)
+
+
 class _CachingRegistry(HeaderRegistry):
     """The default header registry, except that it makes each header class once (the stdlib
-    builds a new class on every lookup, a third of the cost of a message)."""
+    builds a new class on every lookup, a third of the cost of a message) and parses the
+    recipients' header and the Message-ID quickly when they are plain (:class:`_LazyTree`)."""
 
     def __init__(self) -> None:
         super().__init__()
+        # the stdlib's own map holds such specialised classes; its stub wants BaseHeader ones
+        self.map_to_type("to", cast(Any, _PlainAddressHeader))
+        self.map_to_type("message-id", cast(Any, _PlainMessageIDHeader))
         self._classes: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
@@ -190,3 +268,23 @@ def build_message(
     msg["Content-Type"] = _header("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"')
     msg.set_payload([_part('text/plain; charset="utf-8"', text), _part('text/html; charset="utf-8"', html)])
     return msg
+
+
+_NLCRE = re.compile(r"\r\n|\r|\n")  # the generator's own definition of a line end
+
+
+class _Generator(BytesGenerator):
+    """The stdlib's bytes generator, except that a body's line endings are converted in one
+    substitution instead of one write per line (same bytes, a fifth of a message's cost)."""
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            end = self._NL  # type: ignore[attr-defined]  # set by flatten(), not in the stub
+            self.write(lines.replace("\n", end) if "\r" not in lines else _NLCRE.sub(end, lines))
+
+
+def as_bytes(message: EmailMessage) -> bytes:
+    """``message.as_bytes()``, byte for byte, faster (see :class:`_Generator`)."""
+    out = io.BytesIO()
+    _Generator(out, mangle_from_=False, policy=message.policy).flatten(message)
+    return out.getvalue()

@@ -87,15 +87,17 @@ def _resolve_in_doubt(session: Session, transport: Transport, summary: SendSumma
     rows = session.execute(
         select(Notification.notification_id, Notification.outbox_key).where(Notification.status == "sending")
     ).all()
+    delivered_ids: list[int] = []
+    lost_ids: list[int] = []
     for notification_id, key in rows:
         delivered = transport.already_delivered(key)
         if delivered is None:
             summary.in_doubt += 1
-            continue
-        values = {"status": "sent", "sent_at": datetime.now(UTC)} if delivered else {"status": "pending"}
-        session.execute(
-            update(Notification).where(Notification.notification_id == notification_id).values(**values)
-        )
+        else:
+            (delivered_ids if delivered else lost_ids).append(notification_id)
+    for start in range(0, max(len(delivered_ids), len(lost_ids)), FILE_BATCH):  # one UPDATE per batch
+        _set(session, delivered_ids[start : start + FILE_BATCH], status="sent", sent_at=datetime.now(UTC))
+        _set(session, lost_ids[start : start + FILE_BATCH], status="pending")
     session.commit()
 
 

@@ -19,6 +19,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from jobs.notify.compose import as_bytes
+
 
 class TransportError(Exception):
     """A message was not accepted. ``code`` is the SMTP reply code when there is one."""
@@ -55,17 +57,29 @@ class Transport(Protocol):
     def already_delivered(self, key: str) -> bool | None: ...
 
 
+_WRITE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
 class FileChannel:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def send(self, key: str, message: EmailMessage, recipients: list[str]) -> str | None:
         """Write ``<key>.eml`` atomically (temporary file then rename): a crash leaves either
-        no file or the whole message, never half of one."""
-        target = self.folder / f"{key}.eml"
-        temporary = self.folder / f".{key}.eml.tmp"
+        no file or the whole message, never half of one. Plain ``os`` calls, not a buffered
+        file object: one open, write and close per message (the file system is the floor)."""
+        target = os.path.join(self.folder, f"{key}.eml")
+        temporary = os.path.join(self.folder, f".{key}.eml.tmp")
+        data = memoryview(as_bytes(message))
         try:
-            temporary.write_bytes(message.as_bytes())
+            fd = os.open(temporary, _WRITE_FLAGS, 0o666)
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
             os.replace(temporary, target)
         except OSError as exc:
             raise Unavailable(f"cannot write {target}: {exc.strerror}") from exc
