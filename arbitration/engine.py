@@ -215,6 +215,10 @@ def evaluate(
             cap = action_cap(action, rule, data, target, p, rows)
             with np.errstate(invalid="ignore"):
                 lowers = cap < amount[rows]
+                if action.action in ("cancel", "refuse"):
+                    # a cancellation decides even when the amount is already 0 (e.g. a request
+                    # for 0): unless an earlier rule already set the amount, it names the decision
+                    lowers |= (cap <= amount[rows]) & (binding[rows] < 0)
             amount[rows[lowers]] = cap[lowers]
             binding[rows[lowers]] = index
             if action.action == "refer" or action.refer:

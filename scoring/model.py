@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
@@ -26,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from threadpoolctl import threadpool_limits
 
 from scoring import reasons
@@ -61,6 +62,59 @@ class FillEmpty(TransformerMixin, BaseEstimator):
         if not self.empty_:
             return X
         return X.assign(**dict.fromkeys(self.empty_, 0.0))
+
+
+class BinsAndLine(TransformerMixin, BaseEstimator):
+    """The scorecard's numeric design: each (imputed) column as one-hot quantile bins AND as a
+    straight line, clipped to the quantiles seen at fit time (1 % and 99 %) and standardised.
+
+    Why both: bins alone turn a ratio into a staircase and lose the ranking inside each step;
+    the line restores it and the bins keep the shapes a line cannot draw. Why clipped: a line
+    extrapolates, and one buyer with 400 days beyond terms must not get a PD no training buyer
+    ever had. Why hand-built: the output is assembled directly as a sparse matrix (two entries
+    per column and row), faster on a million buyers than one-hot bins joined to dense columns."""
+
+    def __init__(self, n_bins: int = 6, low: float = 0.01, high: float = 0.99) -> None:
+        self.n_bins = n_bins
+        self.low = low
+        self.high = high
+
+    def fit(self, X: np.ndarray, y: object = None) -> BinsAndLine:
+        values = np.asarray(X, dtype=float)
+        quantiles = np.quantile(values, np.linspace(0, 1, self.n_bins + 1), axis=0)
+        # inner cut points of each column, duplicates (tied quantiles) removed
+        self.cuts_ = [np.unique(quantiles[1:-1, j]) for j in range(values.shape[1])]
+        widths = np.array([len(c) + 1 for c in self.cuts_], dtype=np.int64)
+        self.offsets_ = np.concatenate([[0], np.cumsum(widths)[:-1]])
+        self.n_bin_columns_ = int(widths.sum())
+        self.low_ = np.quantile(values, self.low, axis=0)
+        self.high_ = np.quantile(values, self.high, axis=0)
+        clipped = np.clip(values, self.low_, self.high_)
+        self.mean_ = clipped.mean(axis=0)
+        spread = clipped.std(axis=0)
+        self.scale_ = np.where(spread > 0, spread, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray) -> sp.csr_matrix:
+        values = np.asarray(X, dtype=float)
+        n, k = values.shape
+        indices = np.empty((n, 2 * k), dtype=np.int32)  # scipy's own index type: no copy
+        data = np.ones((n, 2 * k))
+        for j, cuts in enumerate(self.cuts_):  # a loop over columns, not buyers
+            indices[:, j] = self.offsets_[j] + np.searchsorted(cuts, values[:, j], side="right")
+        indices[:, k:] = self.n_bin_columns_ + np.arange(k)
+        data[:, k:] = (np.clip(values, self.low_, self.high_) - self.mean_) / self.scale_
+        indptr = np.arange(0, 2 * k * (n + 1), 2 * k, dtype=np.int64 if 2 * k * n >= 2**31 else np.int32)
+        return sp.csr_matrix((data.ravel(), indices.ravel(), indptr), shape=(n, self.n_bin_columns_ + k))
+
+
+class MissingFlags(MissingIndicator):
+    """``MissingIndicator`` returning CSR rather than CSC. Why: when every block of the
+    scorecard's design is CSR, scipy joins them side by side directly; one CSC block sends the
+    whole join through COO, about 2.5 s of the time to score a million buyers."""
+
+    def transform(self, X: Any) -> Any:
+        return sp.csr_matrix(super().transform(X))
 
 
 def _hgb(spec: FeatureSpec, *, seed: int, rows: int = 0) -> Pipeline:
@@ -100,20 +154,29 @@ def _hgb(spec: FeatureSpec, *, seed: int, rows: int = 0) -> Pipeline:
 
 
 def _logistic(spec: FeatureSpec) -> Pipeline:
+    """Binned scorecard plus a straight-line term per numeric feature.
+
+    Why both: six quantile bins alone turn a ratio into a staircase and lose the ranking
+    inside each step (measured on generator data: about 1 point of AUC and 2 % of Brier
+    against the true PD); the line (clipped, standardised) restores it, and the bins keep
+    the non-linear shapes a line cannot draw. Still one additive logistic model per feature."""
     nums = list(spec.numeric)
     cats = list(spec.categorical)
-    bins = Pipeline(
+    numeric = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("bins", KBinsDiscretizer(n_bins=6, encode="onehot", strategy="quantile")),
+            ("expand", BinsAndLine()),
         ]
     )
     encode = ColumnTransformer(
         [
-            ("bins", bins, nums),
-            ("missing", MissingIndicator(features="missing-only", sparse=True, error_on_new=False), nums),
+            ("numeric", numeric, nums),
+            ("missing", MissingFlags(features="missing-only", sparse=True, error_on_new=False), nums),
             ("cat", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20), cats),
-        ]
+        ],
+        # stay sparse: the line columns would otherwise turn the whole design matrix dense,
+        # which tripled the time to score a million buyers
+        sparse_threshold=1.0,
     )
     return Pipeline([("encode", encode), ("model", LogisticRegression(C=0.3, max_iter=3000))])
 

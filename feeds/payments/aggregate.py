@@ -13,8 +13,11 @@ Definitions (``A`` = as_of, ``A-12m`` = the same day twelve calendar months earl
   ``invoices``, ``amount_cents``, ``reporting_policyholders`` count it;
   ``days_beyond_terms`` is its amount-weighted days late at ``A``;
   ``overdue_share`` is the share of its amount unpaid at ``A`` and past its due date.
-- ``overdue_declarations``: invoices declared overdue whose due date is in ``(A-12m, A)``
-  (an invoice cannot have been declared overdue at ``A`` before falling due).
+- ``overdue_declarations``: invoices declared overdue whose due date is in ``(A-12m, A)`` and
+  that were already more than :data:`DECLARATION_DAYS` late at ``A``. Why the second
+  condition: the flag carries no date, and a policyholder declares an invoice once it is long
+  unpaid; an invoice only days late at ``A`` but flagged in today's file was declared after
+  ``A``, and counting it would let a past snapshot (a training row) see the future.
 - ``DBT(E, m)``: amount-weighted days late at ``E`` of the invoices due in ``(E-m, E]``.
   ``dbt_trend_3m = DBT(A, 3m) - DBT(A-3m, 3m)`` and ``dbt_trend_12m = DBT(A, 12m) -
   DBT(A-12m, 12m)``: the indicator now minus the same indicator as it read m months ago, so
@@ -43,6 +46,10 @@ OUTPUT_COLUMNS = [
     "dbt_trend_12m",
     "reporting_policyholders",
 ]
+
+DECLARATION_DAYS = 60
+"""Days beyond terms after which an overdue declaration can have been made (the threshold of
+the synthetic policies; the earliest usual notification delay in credit-insurance policies)."""
 
 Invoices = pl.LazyFrame | pl.DataFrame | pd.DataFrame
 
@@ -122,7 +129,12 @@ def aggregate(invoices: Invoices, *, as_of: date) -> pd.DataFrame:
         pl.when(headline).then(pl.col("amount_cents")).otherwise(0).alias("amount_cents"),
         weighted(headline, late_now).alias("_late_sum"),
         weighted(headline & overdue_now).alias("_overdue_sum"),
-        (pl.col("overdue_declared") & (pl.col("due_date") > a12) & (pl.col("due_date") < as_of))
+        (
+            pl.col("overdue_declared")
+            & (pl.col("due_date") > a12)
+            & (pl.col("due_date") < as_of)
+            & (late_now > DECLARATION_DAYS)
+        )
         .cast(pl.Int64)
         .alias("overdue_declarations"),
         weighted(now3, late_now).alias("_n3"),

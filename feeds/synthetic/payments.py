@@ -23,14 +23,21 @@ def payments_frame(
 ) -> pl.DataFrame:
     """About ``payments_per_buyer`` invoices per buyer over the history window."""
     total = round(pop.n * payments_per_buyer)
-    weight = SIZE_ACTIVITY[pop.size]
+    # A buyer trades from its creation (or the start of the history) until its default (or
+    # the business date), at a rate set by its size. Why a rate and not a count per buyer: with
+    # a count, a buyer about to default would crowd its invoices into a short life, and the
+    # number of invoices (amounts, reporting policyholders) would foretell the default.
+    start = np.maximum(pop.period_starts[0], pop.creation_day)
+    stop = np.where(pop.default_day >= 0, pop.default_day, pop.business_day)
+    active = np.maximum(stop - start, 1).astype(np.float64)
+    weight = SIZE_ACTIVITY[pop.size] * active
     # Exact total, and invoices come out grouped by buyer (cheap, and compresses well).
     buyer = np.repeat(np.arange(pop.n), rng.multinomial(total, weight / weight.sum()))
 
-    first = np.maximum(pop.period_starts[0], pop.creation_day[buyer])
+    first = start[buyer]
     default = pop.default_day[buyer]
     defaulted = default >= 0
-    end = np.where(defaulted, default, pop.business_day)
+    end = stop[buyer]
     invoice = first + (rng.random(total) * np.maximum(end - first, 1)).astype(np.int64)
     terms = rng.choice(np.array([30, 45, 60, 90]), total, p=[0.35, 0.25, 0.3, 0.1])
     due = invoice + terms

@@ -3,11 +3,30 @@ the defaults drawn from it.
 
 Why a latent state: a credit score can only be judged against a known truth. Each buyer has a
 slowly moving quality factor (AR(1) from year to year); its published ratios (equity ratio,
-margin, leverage) and its payment behaviour are noisy readings of that state, and its true
-12-month PD is a logistic function of those same readings plus sector, size, country, a
-buyer-specific unobservable and a small business cycle. Defaults are then drawn month by month
-from the PD in force. All columns are numpy arrays over buyers: no Python loop over buyers
-(the only loops run over the dozen-odd months and years of the history)."""
+margin, leverage) and its payment behaviour are noisy readings of that state.
+
+What the truth depends on, and why: the true 12-month PD in force over year ``j`` is a
+logistic function of what a scorer could know at the start of that year, and nothing else:
+
+- the ratios of the year before (state ``j - 1``), which the accounts filed within the normal
+  window carry: ``registry.financials_frame`` makes the accounts that close within
+  :data:`FILING_WINDOW_DAYS` of year ``j - 1`` read state ``j - 1``, so they are on file by
+  the start of year ``j`` (a late filer's are not: being late is then the signal). A buyer with
+  no accounts on file (sole traders, foreign buyers, the few that never file, companies too
+  young to have filed) is driven by a flat "no accounts" level instead of ratios it never
+  published;
+- its payment behaviour over the year before (the invoices of year ``j - 1`` read it);
+- its sector, size and country, plus a small business cycle common to all buyers.
+
+There is deliberately NO per-buyer unobservable term: the scoring benchmark measures a model
+against the true PD (AUC >= 0.98 x the oracle's), which only makes sense if the drivers of the
+truth are in the feeds; a hidden buyer effect would cap every model far below the oracle
+whatever its quality. The residual gap that remains is genuine: late filers, non-December
+years, few invoices per buyer, and the month-by-month draw of the defaults themselves.
+
+Defaults are drawn month by month from the PD in force. All columns are numpy arrays over
+buyers: no Python loop over buyers (the only loops run over the dozen-odd months and years of
+the history)."""
 
 from __future__ import annotations
 
@@ -20,6 +39,15 @@ from feeds.synthetic import reference as ref
 
 EPOCH = np.datetime64("1970-01-01", "D")
 INTERCEPT = -3.95  # calibrated so that about 2-3 % of buyers default per year
+FILING_WINDOW_DAYS = 215
+"""Accounts are filed 3 to 7 months after the year end (a late filer's later): an account
+closing on day ``c`` reads the state of the period holding ``c + FILING_WINDOW_DAYS``, so the
+state of year ``j - 1`` is on file (for a normal filer) when year ``j`` starts."""
+NO_ACCOUNTS_LOGIT = 0.25
+"""Logit of a buyer with no accounts on file, relative to the ratios of an average buyer:
+opacity is a risk in itself (and a scorer sees it)."""
+NEVER_FILE_SHARE = 0.04
+"""Share of companies that never publish their accounts (confidentiality, negligence)."""
 
 
 def day_number(value: date) -> int:
@@ -70,6 +98,7 @@ class Population:
     section: np.ndarray  # index into ref.SECTION_WEIGHTS
     department: np.ndarray  # index into ref.DEPARTMENTS
     creation_day: np.ndarray
+    publishes: np.ndarray  # bool: a French company that files its accounts
     log_revenue: np.ndarray
     quality: np.ndarray  # (n, P)
     equity_ratio: np.ndarray  # (n, P)
@@ -140,15 +169,21 @@ def draw_population(
 
     sector_risk = np.array([ref.SECTION_RISK[k] for k in ref.SECTION_WEIGHTS])[section]
     country_risk = np.where(np.isnan(oecd_category), 0.0, 0.18 * np.nan_to_num(oecd_category) + 0.1)
-    unobserved = rng.normal(0.0, 0.5, n)
+    publishes = ~is_foreign & (size > 0) & (rng.random(n) > NEVER_FILE_SHARE)
     cycle = 0.15 * np.sin(1.3 * np.arange(periods) + rng.uniform(0, 2 * np.pi))
+    # The state of the year before drives the year (see the module doc); the first period of
+    # the history has no year before in the arrays and reads its own state.
+    before = np.concatenate([[0], np.arange(periods - 1)])
+    ratios = -4.0 * equity_ratio[:, before] - 10.0 * margin[:, before] + 2.0 * leverage[:, before]
+    average = -4.0 * 0.32 - 10.0 * 0.03 + 2.0 * 0.22
+    # Accounts reading state j - 1 are on file at the start of year j only if the company had
+    # a first year end (more than 300 days after creation) early enough to file by then.
+    on_file = publishes[:, None] & (period_starts[None, :] - creation_day[:, None] > 300 + FILING_WINDOW_DAYS)
     logit = (
         INTERCEPT
-        - 4.0 * equity_ratio
-        - 10.0 * margin
-        + 2.0 * leverage
-        + 0.04 * np.minimum(pay_late_days, 90.0)
-        + (sector_risk + ref.SIZE_RISK[size] + country_risk + unobserved)[:, None]
+        + np.where(on_file, ratios, average + NO_ACCOUNTS_LOGIT)
+        + 0.04 * np.minimum(pay_late_days[:, before], 90.0)
+        + (sector_risk + ref.SIZE_RISK[size] + country_risk)[:, None]
         + cycle[None, :]
     )
     pd_12m = logistic(logit)
@@ -166,6 +201,7 @@ def draw_population(
         section=section,
         department=department,
         creation_day=creation_day,
+        publishes=publishes,
         log_revenue=log_revenue,
         quality=quality,
         equity_ratio=equity_ratio,

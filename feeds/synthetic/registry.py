@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from feeds.synthetic import reference as ref
-from feeds.synthetic.population import EPOCH, Population, month_ends
+from feeds.synthetic.population import EPOCH, FILING_WINDOW_DAYS, Population, month_ends
 
 
 def days_to_dates(days: np.ndarray) -> pl.Series:
@@ -137,10 +137,12 @@ def sirene_frame(rng: np.random.Generator, pop: Population, radiation_day: np.nd
 def financials_frame(rng: np.random.Generator, pop: Population) -> pl.DataFrame:
     """Key figures per (French company, fiscal year) known at the business date.
 
-    Fiscal years close on a month end (December for most); the figures of a year closing in
-    period ``j`` read the buyer's state in that period. A filing is dropped when it is not yet
+    Fiscal years close on a month end (December for most); the figures of a year read the
+    buyer's state in the period where its normal filing window ends (``FILING_WINDOW_DAYS``
+    after the close), so the accounts that drive a year's true PD are on file when it starts
+    (see ``population``). A filing is dropped when it is not yet
     made at the business date, or when it would come after (or just before) the buyer's default."""
-    eligible = np.flatnonzero(~pop.is_foreign & (pop.size > 0) & (rng.random(pop.n) > 0.04))
+    eligible = np.flatnonzero(pop.publishes)
     n = len(eligible)
     periods = len(pop.period_starts)
     fye_month = rng.choice([12, 6, 9, 3, 7], size=n, p=[0.72, 0.1, 0.08, 0.06, 0.04])
@@ -151,7 +153,8 @@ def financials_frame(rng: np.random.Generator, pop: Population) -> pl.DataFrame:
     # (buyer, year) grids, flattened buyer-major so each company's years come out in order.
     years = np.arange(first_year, last_year + 1)
     close = month_ends(np.broadcast_to(years, (n, len(years))), fye_month[:, None])
-    j = np.clip(np.searchsorted(pop.period_starts, close, side="right") - 1, 0, periods - 1)
+    window_end = close + FILING_WINDOW_DAYS
+    j = np.clip(np.searchsorted(pop.period_starts, window_end, side="right") - 1, 0, periods - 1)
     delay = np.where(
         late_filer[:, None], rng.integers(240, 540, close.shape), rng.integers(90, 215, close.shape)
     )

@@ -55,13 +55,27 @@ def test_hand_computed_buyer() -> None:
     # (100 x 10 + 300 x 30 + 100 x 20) / 500
     assert row["days_beyond_terms"] == pytest.approx(24.0)
     assert row["overdue_share"] == pytest.approx(0.6)
-    assert row["overdue_declarations"] == 1
+    # B is declared but only 30 days late at AS_OF: the undated flag was set after AS_OF
+    assert row["overdue_declarations"] == 0
     assert row["reporting_policyholders"] == 2
     # now: due in (03-30, 06-30] -> A, B = (100 x 10 + 300 x 30) / 400 = 25;
     # three months ago: due in (2025-12-30, 03-30], read at 03-30 -> C = 20
     assert row["dbt_trend_3m"] == pytest.approx(5.0)
     # nothing fell due in the 12 months before 2025-06-30: no trend
     assert pd.isna(row["dbt_trend_12m"])
+
+
+def test_a_declaration_counts_only_once_the_invoice_is_long_enough_overdue_to_have_been_declared() -> None:
+    """The flag has no date: an invoice counts as declared at a date only if it was already more
+    than DECLARATION_DAYS late then (unpaid, or paid that late), so a past snapshot never sees a
+    declaration made after it."""
+    unpaid = ("P2", "B1", date(2026, 2, 1), date(2026, 3, 2), 30_000, None, True)  # 120 days late
+    paid_late = ("P2", "B1", date(2026, 1, 1), date(2026, 1, 31), 10_000, date(2026, 4, 30), True)  # 89
+    recent = ("P1", "B1", date(2026, 5, 1), date(2026, 5, 31), 10_000, None, True)  # 30 days late
+    assert one(aggregate(invoices(unpaid, paid_late, recent), as_of=AS_OF), "B1")["overdue_declarations"] == 2
+    # on 16 April the first is only 45 days late (not declarable yet), the second 75 days
+    early = date(2026, 4, 16)
+    assert one(aggregate(invoices(unpaid, paid_late), as_of=early), "B1")["overdue_declarations"] == 1
 
 
 def test_payment_after_as_of_counts_as_unpaid_and_future_invoices_are_ignored() -> None:
