@@ -142,7 +142,7 @@ def queue(
     user: User,
     desk: Annotated[str | None, Query(pattern=DESK)] = None,
     status: Annotated[
-        Literal["", "referred", "applied", "approved", "amended", "refused"],
+        review_queries.StatusFilter,
         Query(description="decision status; empty = any"),
     ] = "referred",
     decision_type: Annotated[int | None, Query(ge=1, le=99)] = None,

@@ -42,7 +42,7 @@ def queue_page(
     request: Request,
     user: User,
     desk: Annotated[str | None, Query(pattern=r"^(|[A-Za-z0-9_.:-]{1,40})$")] = None,
-    status: Literal["", "referred", "applied", "approved", "amended", "refused"] = "referred",
+    status: review_queries.StatusFilter = "referred",
     decision_type: Annotated[str, Query(pattern=r"^\d{0,2}$")] = "",
     sort: review_queries.SortKey = "-authority",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,

@@ -26,6 +26,8 @@ from models.policyholder import Policyholder
 from models.review_task import ReviewTask
 from models.score import Score
 
+StatusFilter = Literal["", "referred", "applied", "approved", "amended", "refused"]
+"""Decision statuses the queue filters on; empty = any status."""
 SortKey = Literal["authority", "-authority", "date", "-date", "amount", "-amount", "buyer", "-buyer"]
 SORTS: dict[str, Any] = {
     "authority": Decision.required_authority_cents,
