@@ -47,6 +47,11 @@ class MlflowSettings(BaseModel):
     registry_uri: str = ""
     model_name: str = "vigie-buyer-pd"
     experiment: str = "vigie-buyer-pd"
+    training_max_buyers: int = Field(default=150_000, ge=1_000)
+    """Training draws at most this many buyers (all their snapshots), uniformly at random so the
+    default rate and the calibration are kept. Why: eight quarterly snapshots of a million
+    buyers are eight million rows; on generator data the model reaches 0.995 of the oracle AUC
+    from 60,000 buyers already, and training stays minutes, not hours."""
 
 
 class MailSettings(BaseModel):

@@ -50,6 +50,8 @@ def print_report(report: TrainingReport) -> None:
     )
     console.print(f"why: {report.why}")
     console.print(f"validation: {report.validation}")
+    for note in report.notes:
+        console.print(f"note: {note}")
     m = report.metrics
     console.print(f"AUC {m['auc']:.4f}  Gini {m['gini']:.4f}  KS {m['ks']:.4f}  Brier {m['brier']:.5f}")
     table = Table(title="Calibration per grade (validation sample)")

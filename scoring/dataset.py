@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,27 @@ class Inputs:
     legal_events: pd.DataFrame
     payments: pd.DataFrame
     country_grades: pd.DataFrame
+
+
+def sample_buyers(inputs: Inputs, *, max_buyers: int, seed: int = 0) -> Inputs:
+    """At most ``max_buyers`` buyers drawn uniformly (seeded), with every row of theirs in the
+    other frames; ``inputs`` itself when it has no more buyers than that."""
+    if len(inputs.buyers) <= max_buyers:
+        return inputs
+    chosen = np.random.default_rng(seed).choice(len(inputs.buyers), size=max_buyers, replace=False)
+    buyers = inputs.buyers.iloc[np.sort(chosen)].reset_index(drop=True)
+    keep = pd.Index(buyers["buyer_id"])
+
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["buyer_id"].isin(keep)].reset_index(drop=True)
+
+    return Inputs(
+        buyers,
+        mine(inputs.financials),
+        mine(inputs.legal_events),
+        mine(inputs.payments),
+        inputs.country_grades,
+    )
 
 
 def read_inputs(session: Session, *, as_of: date, payment_dates: list[date]) -> Inputs:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from scoring import registry
-from scoring.dataset import read_inputs, snapshot_dates, training_set
+from scoring.dataset import read_inputs, sample_buyers, snapshot_dates, training_set
 from scoring.errors import ScoringError
 from scoring.features import BUYER_FEATURES
 from scoring.master_scale import MasterScale, load_master_scale
@@ -118,9 +118,10 @@ def train_and_register(session: Session, *, as_of: date, settings: Settings) -> 
     started = time.perf_counter()
     spec = BUYER_FEATURES
     snapshots = snapshot_dates(as_of)
-    data = training_set(
-        read_inputs(session, as_of=as_of, payment_dates=snapshots), snapshots=snapshots, as_of=as_of
-    )
+    inputs = read_inputs(session, as_of=as_of, payment_dates=snapshots)
+    buyers_known = len(inputs.buyers)
+    inputs = sample_buyers(inputs, max_buyers=settings.mlflow.training_max_buyers)
+    data = training_set(inputs, snapshots=snapshots, as_of=as_of)
     defaults = int(data["target"].sum()) if len(data) else 0
     if defaults < MIN_DEFAULTS or defaults == len(data):
         raise ScoringError(
@@ -156,6 +157,8 @@ def train_and_register(session: Session, *, as_of: date, settings: Settings) -> 
                 "as_of": str(as_of),
                 "snapshots": ",".join(str(s) for s in snapshots),
                 "rows": len(data),
+                "buyers_known": buyers_known,
+                "buyers_sampled": len(inputs.buyers),
                 "defaults": defaults,
                 "kind": chosen.kind,
                 "validation": how,
@@ -205,6 +208,11 @@ def train_and_register(session: Session, *, as_of: date, settings: Settings) -> 
         snapshots=snapshots,
         validation=how,
         seconds=time.perf_counter() - started,
+        notes=(
+            [f"trained on a uniform sample of {len(inputs.buyers):,} of {buyers_known:,} buyers"]
+            if len(inputs.buyers) < buyers_known
+            else []
+        ),
     )
 
 
