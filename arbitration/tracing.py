@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -54,56 +55,88 @@ def rule_variables(rule: Rule) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _json_values(column: Any, scale: float) -> pa.Array:
-    """JSON text of every value of a prepared column ("null" for unknown), as an Arrow array."""
+def _polars_values(column: Any, rows: np.ndarray, scale: float) -> pl.Series:
+    """The decided rows of a prepared column as JSON-ready values: text for categories, true /
+    false, numbers (money back in EUR, whole numbers as integers) and null for unknown."""
     if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
-        texts = np.array([json.dumps(str(c)) for c in column.cat.categories] + ["null"], dtype=object)
-        codes = column.cat.codes.to_numpy()
-        return pa.array(texts[np.where(codes < 0, len(texts) - 1, codes)], type=pa.string())
-    values = np.asarray(column)
+        codes = column.cat.codes.to_numpy()[rows]
+        texts = pa.array([str(c) for c in column.cat.categories], type=pa.string())
+        indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+        return pl.Series(pa.DictionaryArray.from_arrays(indices, texts)).cast(pl.String)
+    values = np.asarray(column)[rows]
     if values.dtype == bool:
-        return pc.if_else(pa.array(values), "true", "false")
-    numbers = pa.array(values.astype("float64") / scale, from_pandas=True)
-    return pc.fill_null(pc.cast(numbers, pa.string()), "null")
+        return pl.Series(values)
+    numbers = values.astype("float64") / scale
+    known = ~np.isnan(numbers)
+    if np.array_equal(numbers[known], np.round(numbers[known])) and np.all(np.abs(numbers[known]) < 2**53):
+        return pl.Series(np.where(known, numbers, 0).astype(np.int64)).scatter(np.flatnonzero(~known), None)
+    return pl.Series(numbers).fill_nan(None)
 
 
-def _pieces(mask: np.ndarray, text: pa.Array | str) -> pa.Array:
-    """``text`` where ``mask``, the empty string elsewhere (never null: see :func:`_join`)."""
-    return pc.if_else(pa.array(mask), text, "")
-
-
-def _join(pieces: list[pa.Array], size: int) -> pa.Array:
-    """Concatenate pieces row by row. Pieces are never null: Arrow's null-skipping join can
-    drop rows whose pieces are all null, which would shift every later value."""
-    if not pieces:
-        return pa.array([""] * size, type=pa.string())
-    joined = pc.binary_join_element_wise(*pieces, "")
-    if len(joined) != size:
-        raise ValueError(f"expected {size} joined rows, found {len(joined)}")
-    return joined
-
-
-def _patterns(hits: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Distinct columns of a (rules x rows) bool matrix: the fired indices of each distinct
-    pattern, and for every row the number of its pattern."""
-    if hits.shape[1] == 0:
+def _patterns(hits: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct patterns of fired rules (one bool array per rule, all of one length): the fired
+    indices of each distinct pattern, and for every row the number of its pattern."""
+    size = len(hits[0]) if hits else 0
+    if size == 0:
         return [], np.zeros(0, dtype=np.int64)
-    if hits.shape[0] <= 63:
-        weights = np.left_shift(np.int64(1), np.arange(hits.shape[0], dtype=np.int64))
-        keys = weights @ hits.astype(np.int64)
+    if len(hits) <= 63:
+        keys = np.zeros(size, dtype=np.int64)
+        for bit, hit in enumerate(hits):
+            keys |= hit.astype(np.int64) << bit
         unique, inverse = np.unique(keys, return_inverse=True)
-        bits = ((unique[:, None] >> np.arange(hits.shape[0])) & 1).astype(bool)
+        bits = ((unique[:, None] >> np.arange(len(hits))) & 1).astype(bool)
     else:
-        bits_packed, inverse = np.unique(np.packbits(hits, axis=0).T, axis=0, return_inverse=True)
-        bits = np.unpackbits(bits_packed, axis=1)[:, : hits.shape[0]].astype(bool)
+        bits_packed, inverse = np.unique(np.packbits(np.vstack(hits), axis=0).T, axis=0, return_inverse=True)
+        bits = np.unpackbits(bits_packed, axis=1)[:, : len(hits)].astype(bool)
     return [np.flatnonzero(row) for row in bits], np.asarray(inverse).reshape(-1)
+
+
+def _observed(
+    data: Prepared,
+    rules: Sequence[Rule],
+    patterns: list[np.ndarray],
+    inverse: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[pa.Array, np.ndarray]:
+    """JSON text of the observed values of every decided row, and the order it is in.
+
+    A row shows the variables of the rules it fired (``grade`` for no score). Those variables
+    depend only on the pattern of fired rules, so rows are grouped by their set of variables
+    (a few dozen groups) and each group is encoded at once by polars' JSON writer: one pass
+    over exactly the values shown, none over blanks. Returns the texts in group order and, for
+    each text, its position among ``rows``."""
+    names_of: list[tuple[str, ...]] = []
+    for on in patterns:
+        shown: set[str] = set()
+        for i in on:
+            shown.update(rule_variables(rules[i]) if i < len(rules) else ["grade"])
+        names_of.append(tuple(sorted(shown)))
+    distinct = sorted(set(names_of))
+    number = {names: i for i, names in enumerate(distinct)}
+    group = np.array([number[names] for names in names_of], dtype=np.int64)[inverse]
+    needed = sorted({name for names in distinct for name in names})
+    frame = pl.DataFrame(
+        [_polars_values(data[VARIABLES[n].column], rows, VARIABLES[n].scale).alias(n) for n in needed]
+    )
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(len(distinct) + 1))
+    chunks: list[pa.Array] = []
+    for index, names in enumerate(distinct):
+        chosen = order[bounds[index] : bounds[index + 1]]
+        if not names:
+            chunks.append(pa.array(["{}"] * len(chosen), type=pa.large_string()))
+            continue
+        encoded = frame[chosen].select(pl.struct(list(names)).struct.json_encode().alias("json"))
+        chunks.append(encoded.to_series().to_arrow().cast(pa.large_string()))
+    texts = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
+    return texts, order
 
 
 def annotate(
     out: pd.DataFrame,
     data: Prepared,
     rule_set: RuleSet,
-    fired: np.ndarray,
+    fired: list[np.ndarray],
     no_score: np.ndarray,
     decision: np.ndarray,
 ) -> None:
@@ -111,38 +144,17 @@ def annotate(
 
     Fired rules and explanation depend only on which rules fired: they are written once per
     distinct pattern of fired rules (a few hundred a night) and spread by index. Observed values
-    differ per row: they are formatted with Arrow string kernels, one operation per variable."""
+    differ per row: see :func:`_observed`."""
     rows = np.flatnonzero(decision)
     size = len(rows)
     rules = rule_set.rules
-    hits = (
-        np.vstack([fired[:, rows], no_score[rows][None, :]]) if size else np.zeros((len(rules) + 1, 0), bool)
-    )
-    patterns, inverse = _patterns(hits)
+    patterns, inverse = _patterns([hit[rows] for hit in fired] + [no_score[rows]])
     ids_text, explain_text = [], []
     for on in patterns:
         names = [rules[i].id if i < len(rules) else "no-score" for i in on]
         texts = [f"{rules[i].id}: {rules[i].description}" if i < len(rules) else NO_SCORE_TEXT for i in on]
         ids_text.append(json.dumps(names, separators=(",", ":")))
         explain_text.append("; ".join(texts))
-    seen: dict[str, np.ndarray] = {}
-    for index, rule in enumerate(rules):
-        hit = hits[index]
-        if hit.any():
-            for name in rule_variables(rule):
-                seen[name] = seen.get(name, np.zeros(size, dtype=bool)) | hit
-    if size and hits[-1].any():
-        seen["grade"] = seen.get("grade", np.zeros(size, dtype=bool)) | hits[-1]
-    observed: list[pa.Array] = []
-    for name in sorted(seen):
-        variable = VARIABLES[name]
-        values = _json_values(_take(data[variable.column], rows), variable.scale)
-        observed.append(
-            _pieces(seen[name], pc.binary_join_element_wise(f"{json.dumps(name)}: ", values, ", ", ""))
-        )
-    # every piece ends with ", "; no JSON value here ends with a comma or a space, so trimming
-    # those characters removes exactly the last separator
-    body = pc.binary_join_element_wise("{", pc.utf8_rtrim(_join(observed, size), characters=", "), "}", "")
     # One row per input row without a Python object per row: patterns as categoricals, observed
     # values as an Arrow string column ("{}" for the rows without a decision).
     codes = np.zeros(len(out), dtype=np.int64)
@@ -150,23 +162,19 @@ def annotate(
     out["fired_rules"] = _categorical(codes, ["[]", *ids_text])
     out["explanation"] = _categorical(codes, ["", *explain_text])
     pick = np.full(len(out), size, dtype=np.int64)
-    pick[rows] = np.arange(size)
-    full = pc.take(
-        pa.concat_arrays([body.cast(pa.string()), pa.array(["{}"], type=pa.string())]), pa.array(pick)
-    )
-    out["observed"] = pd.Series(pd.arrays.ArrowStringArray(full), index=out.index)
+    if size:
+        texts, order = _observed(data, rules, patterns, inverse, rows)
+        pick[rows[order]] = np.arange(size)
+    else:
+        texts = pa.array([], type=pa.large_string())
+    full = pc.take(pa.concat_arrays([texts, pa.array(["{}"], type=pa.large_string())]), pa.array(pick))
+    out["observed"] = pd.Series(pd.arrays.ArrowStringArray(full.cast(pa.string())), index=out.index)
 
 
 def _categorical(codes: np.ndarray, texts: list[str]) -> pd.Categorical:
     """Texts by code, as a categorical (texts may repeat: an empty pattern can be decided too)."""
     unique, inverse = np.unique(np.array(texts, dtype=object), return_inverse=True)
     return pd.Categorical.from_codes(inverse[codes], categories=pd.Index(unique, dtype=object))
-
-
-def _take(column: Any, rows: np.ndarray) -> Any:
-    if isinstance(column, pd.Series):
-        return column.iloc[rows].reset_index(drop=True)
-    return np.asarray(column)[rows]
 
 
 def _plain(value: Any, scale: float = 1.0) -> Any:

@@ -117,7 +117,8 @@ def build_tables(
 
 def _lookup(table: DependenceTable, values: list[float], missing: float, column: pd.Series) -> np.ndarray:
     if table.kind == "categorical":
-        codes = pd.Categorical(column.astype(str), categories=table.grid).codes
+        texts = column if column.dtype == object else column.astype(str)
+        codes = pd.Index(table.grid, dtype=object).get_indexer(pd.Index(texts))
         lookup = np.append(np.asarray(values, dtype=float), 0.0)  # code -1 (unseen) -> 0
         return lookup[codes]
     x = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
@@ -142,7 +143,14 @@ def top_reasons(contrib: pd.DataFrame, codes: dict[str, ReasonCode], *, top: int
     labels = np.array([codes[f].code for f in contrib.columns], dtype=object)
     values = contrib.to_numpy(dtype=float)
     k = min(top, values.shape[1])
-    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+    # the k largest of each row (argpartition: linear, not a full sort of every row), then
+    # those k in decreasing order, ties to the earlier feature as a stable sort would do
+    if k < values.shape[1]:
+        candidates = np.sort(np.argpartition(-values, k - 1, axis=1)[:, :k], axis=1)
+    else:
+        candidates = np.broadcast_to(np.arange(k), (len(values), k))
+    within = np.argsort(-np.take_along_axis(values, candidates, axis=1), axis=1, kind="stable")
+    order = np.take_along_axis(candidates, within, axis=1)
     picked = np.take_along_axis(values, order, axis=1)
     # join through the few distinct combinations, not row by row
     positions = np.where(picked > 1e-9, order, -1) + 1  # 0 = no reason
