@@ -57,6 +57,7 @@ OUTPUT_COLUMNS = (
     "immediate",
     "effective_date",
     "binding_rule",
+    "reason_rule",
     "fired_rules",
     "observed",
     "explanation",
@@ -179,10 +180,11 @@ def evaluate(
     """Evaluate ``rule_set`` over every limit of ``frame`` at ``as_of``; one output row per input row.
 
     ``decision`` says whether a decision is due; for those rows ``decision_type`` (4507),
-    ``reason_code`` (4509), ``proposed_cents``, ``referred`` / ``automatic`` / ``four_eyes``,
-    ``effective_date``, ``fired_rules`` and ``observed`` (JSON) and ``explanation`` are set.
-    With ``trace`` a ``trace`` column holds, per row, every rule with its conditions, the
-    observed values and what it did: the arbiter's explanation."""
+    ``reason_code`` (4509) and ``reason_rule`` (the rule it comes from), ``proposed_cents``,
+    ``referred`` / ``automatic`` / ``four_eyes``, ``effective_date``, ``fired_rules`` and
+    ``observed`` (JSON) and ``explanation`` are set. With ``trace`` a ``trace`` column holds,
+    per row, every rule with its conditions, the observed values and what it did: the
+    arbiter's explanation."""
     p = params.at(as_of)
     data = prepare(frame, rule_set, p)
     n = data.size
@@ -249,6 +251,9 @@ def evaluate(
             referred_by_rule, reasons[refer_rule], np.where(no_score, ReasonCode.OTHER, ReasonCode.NO_COMMENT)
         ),
     )
+    # the rule whose 4509 reason codes the decision (same choice as ``reason``): its motive is
+    # what the policyholder reads; -1 when the reason comes from no rule (no score, no comment)
+    reason_index = np.where(bound, binding, np.where(referred_by_rule, refer_rule, -1))
 
     answering = ~np.isnan(request)
     threshold = np.where(
@@ -267,7 +272,6 @@ def evaluate(
     applied = automatic | (~referred & (np.fmax(previous, amount) <= p.automatic_authority_cents))
     required = np.fmax(previous, amount)
     bites_at_once = (immediate & p.insolvency_immediate) | (amount >= previous)
-    fired_matrix = np.vstack(fired_by_rule) if fired_by_rule else np.zeros((0, n), dtype=bool)
 
     today = as_of
     later = as_of + timedelta(days=p.notice_period_days)
@@ -303,10 +307,13 @@ def evaluate(
                 categories=pd.Index([today, later] if later != today else [today], dtype=object),
             ),
             "binding_rule": pd.Categorical.from_codes(binding + 1, categories=pd.Index(ids, dtype=object)),
+            "reason_rule": pd.Categorical.from_codes(
+                np.where(decision, reason_index, -1) + 1, categories=pd.Index(ids, dtype=object)
+            ),
         },
         copy=False,
     )
-    annotate(out, data, rule_set, fired_matrix, no_score, decision)
+    annotate(out, data, rule_set, fired_by_rule, no_score, decision)
     if trace:
         traces: Any = build_trace(data, rule_set, steps, no_score, as_of)
         out["trace"] = traces

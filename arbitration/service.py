@@ -35,6 +35,7 @@ DECISION_COLUMNS = (
     "policyholder_id",
     "decision_type",
     "reason_code",
+    "reason_rule",
     "previous_cents",
     "proposed_cents",
     "final_cents",
@@ -116,6 +117,7 @@ def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, ver
     now = utcnow()
     applied = decided["automatic"].to_numpy()
     proposed = decided["proposed_cents"].to_numpy()
+    rule_ids = decided["reason_rule"].to_numpy(dtype=object)
     return pd.DataFrame(
         {
             "limit_id": decided["limit_id"].to_numpy(),
@@ -126,6 +128,7 @@ def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, ver
             "policyholder_id": decided["policyholder_id"].to_numpy(),
             "decision_type": decided["decision_type"].to_numpy(),
             "reason_code": decided["reason_code"].to_numpy(),
+            "reason_rule": _where(rule_ids != "", rule_ids),
             "previous_cents": decided["previous_cents"].to_numpy(),
             "proposed_cents": proposed,
             "final_cents": _where(applied, proposed),

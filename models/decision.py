@@ -25,11 +25,12 @@ class Decision(Base):
     """Keyed by (limit, business date) so a re-run never doubles a decision.
 
     ``decision_type`` is the EDIFACT 4507 code (2 approved, 3 not approved, 5 partly approved,
-    8 cancellation, 9 reduction...), ``reason_code`` the 4509 code. ``status``: ``applied``
-    (within automatic authority), ``referred`` (waits for an arbiter), ``approved``,
-    ``amended``, ``refused`` (arbiter outcomes). ``fired_rules`` and ``observed`` are JSON
-    text: the rule ids that fired and the variable values they saw. ``version`` guards two
-    arbiters acting at once.
+    8 cancellation, 9 reduction...), ``reason_code`` the 4509 code, ``reason_rule`` the id of
+    the rule that reason comes from (its motive is what the policyholder reads; NULL for manual
+    decisions). ``status``: ``applied`` (within automatic authority), ``referred`` (waits for
+    an arbiter), ``approved``, ``amended``, ``refused`` (arbiter outcomes). ``fired_rules``
+    and ``observed`` are JSON text: the rule ids that fired and the variable values they saw.
+    ``version`` guards two arbiters acting at once.
     """
 
     __tablename__ = "decision"
@@ -56,6 +57,7 @@ class Decision(Base):
     policyholder_id: Mapped[str] = mapped_column(String(32), index=True)
     decision_type: Mapped[int] = mapped_column(Integer)
     reason_code: Mapped[int] = mapped_column(Integer)
+    reason_rule: Mapped[str | None] = mapped_column(String(60))
     previous_cents: Mapped[int] = mapped_column(BigInteger)
     proposed_cents: Mapped[int] = mapped_column(BigInteger)
     final_cents: Mapped[int | None] = mapped_column(BigInteger)

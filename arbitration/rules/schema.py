@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 Number = float | str
 """A literal number, or ``$name`` referring to the rule's dated ``values``."""
@@ -91,10 +91,44 @@ class Action(_Strict):
     stop: bool = False
 
 
+class Motive(_Strict):
+    """Why the limit changed, in words a policyholder reads in the notification e-mail.
+
+    EDIFACT 4509 has no code for most of what the rules watch (a worse score is "15 other"),
+    so each rule that can change a limit says its own motive, in both languages the e-mails
+    are written in. One line each: the text goes into a table cell and a plain-text line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    fr: str = Field(max_length=200)
+    en: str = Field(max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_languages(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            missing = [lang for lang in ("fr", "en") if lang not in data]
+            if missing:
+                raise ValueError(f"expected a motive in fr and en, missing: {', '.join(missing)}")
+        return data
+
+    @field_validator("fr", "en")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a non-empty sentence, found only blanks")
+        if value.splitlines() != [value]:
+            raise ValueError("expected one line, found a line break")
+        return value
+
+
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=60)
     description: str = Field(min_length=1)
     reference: str = Field(min_length=1)
+    motive: Motive | None = None
+    """Required in practice for rules that can lower a limit (cap, factor, cancel, refuse):
+    the rule-set tests enforce it so the e-mail never falls back to "other reason"."""
     values: dict[str, dict[date, float]] = Field(default_factory=dict)
     when: Condition
     then: Action

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any
@@ -23,6 +24,8 @@ import pandas as pd
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from arbitration.rules import load_rule_set
+from arbitration.rules.schema import Motive
 from config.settings import Settings
 from jobs.notify.compose import language_of, message_id_for, parse_recipients, render
 from jobs.notify.wording import SCHEME_WORDS, day, decision_words, money, reason_words
@@ -66,7 +69,7 @@ def _pending_decisions(session: Session, business_date: date) -> pd.DataFrame:
     params: dict[str, Any] = {f"st{i}": s for i, s in enumerate(_FINAL)}
     sql = f"""
         SELECT d.decision_id, d.policyholder_id, d.decision_type, d.reason_code, d.previous_cents,
-               d.proposed_cents, d.final_cents, d.effective_date, d.buyer_id,
+               d.reason_rule, d.proposed_cents, d.final_cents, d.effective_date, d.buyer_id,
                b.name AS buyer_name, b.siren, ph.emails, ph.language
         FROM decision d
         LEFT JOIN policyholder ph ON ph.policyholder_id = d.policyholder_id
@@ -116,9 +119,18 @@ def _records(frame: pd.DataFrame) -> list[dict[Any, Any]]:
 
 
 def word_items(
-    decisions: list[dict[Any, Any]], eligible: list[dict[Any, Any]], language: str
+    decisions: list[dict[Any, Any]],
+    eligible: list[dict[Any, Any]],
+    language: str,
+    *,
+    motives: Mapping[str, Motive] | None = None,
 ) -> list[dict[str, Any]]:
-    """The template's view of a policyholder's decisions (records), every value in words."""
+    """The template's view of a policyholder's decisions (records), every value in words.
+
+    The reason is the motive of the decision's ``reason_rule`` in ``motives`` (rule id ->
+    :class:`Motive`) when it has one: 4509 says "other reason" for most of what the rules watch.
+    Without one (a manual or arbiter decision, a rule without motive) it is the 4509 words."""
+    motives = motives or {}
     oal: dict[int, date | None] = {}
     schemes: dict[int, list[dict[str, str]]] = {}
     for e in eligible:
@@ -134,13 +146,16 @@ def word_items(
         new = r["proposed_cents"] if _missing(r["final_cents"]) else r["final_cents"]
         decision_id = int(r["decision_id"])
         deadline = oal.get(decision_id)
+        motive = motives.get(r.get("reason_rule", ""))  # None (or NaN) when no rule coded the reason
         items.append(
             {
                 "reference": str(decision_id),
                 "buyer_name": _one_line(r["buyer_id"] if _missing(r["buyer_name"]) else r["buyer_name"]),
                 "siren": "-" if _missing(r["siren"]) else str(r["siren"]),
                 "decision": decision_words(language, int(r["decision_type"])),
-                "reason": reason_words(language, int(r["reason_code"])),
+                "reason": reason_words(language, int(r["reason_code"]))
+                if motive is None
+                else (motive.fr if language == "fr" else motive.en),
                 "previous": money(int(r["previous_cents"]), language),
                 "new": money(int(new), language),
                 "effective_date": day(_as_date(r["effective_date"]), language),
@@ -157,6 +172,8 @@ def enqueue(session: Session, *, business_date: date, run_id: int | None, settin
     decisions = _pending_decisions(session, business_date)
     if decisions.empty:
         return 0
+    rule_set = load_rule_set(settings.paths.rules_dir)  # once: word_items only looks motives up
+    motives = {rule.id: rule.motive for rule in rule_set.rules if rule.motive is not None}
     taken = read_frame(
         session, "SELECT outbox_key FROM notification WHERE business_date = :d", {"d": business_date}
     )
@@ -179,7 +196,7 @@ def enqueue(session: Session, *, business_date: date, run_id: int | None, settin
         rendered = render(
             language=language,
             business_date=business_date,
-            items=word_items(group, own, language),
+            items=word_items(group, own, language, motives=motives),
             reply_to=settings.mail.reply_to,
         )
         recipients = parse_recipients(group[0]["emails"])
