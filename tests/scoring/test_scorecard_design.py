@@ -1,0 +1,73 @@
+"""The scorecard's one-pass design matrix says, block by block, what scikit-learn's imputer,
+missing indicator and one-hot encoder say (the blocks it replaces)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.preprocessing import OneHotEncoder
+
+from scoring.model import ScorecardDesign
+
+NUMERIC = ["ratio", "days", "empty", "full"]
+CATEGORICAL = ["section", "form"]
+
+
+def _frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ratio = rng.normal(size=n)
+    ratio[rng.random(n) < 0.2] = np.nan
+    days = rng.exponential(20, n)
+    days[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "ratio": ratio,
+            "days": days,
+            "empty": np.full(n, np.nan),
+            "full": rng.integers(0, 5, n).astype(float),
+            # "R" is rare (infrequent); "form" has no rare value
+            "section": rng.choice(["A", "B", "C", "R"], n, p=[0.5, 0.3, 0.195, 0.005]).astype(object),
+            "form": rng.choice(["54", "55", "57"], n).astype(object),
+        }
+    )
+
+
+def test_each_block_matches_the_scikit_learn_component_it_replaces() -> None:
+    train, later = _frame(3_000, 1), _frame(500, 2)
+    later.loc[:9, "section"] = "NEW"  # unseen: goes to the infrequent column
+    later.loc[:9, "form"] = "99"  # unseen, and "form" has no infrequent column: no entry
+    design = ScorecardDesign(numeric=NUMERIC, categorical=CATEGORICAL).fit(train)
+    matrix = design.transform(later).toarray()
+    k = len(NUMERIC)
+
+    imputed = (
+        SimpleImputer(strategy="median", keep_empty_features=True)
+        .fit(train[NUMERIC])
+        .transform(later[NUMERIC])
+    )
+    for j in range(k):
+        expected_bin = design.bin_offsets_[j] + np.searchsorted(design.cuts_[j], imputed[:, j], side="right")
+        assert (matrix[np.arange(len(later)), expected_bin] == 1).all()
+        width = len(design.cuts_[j]) + 1
+        assert (matrix[:, design.bin_offsets_[j] : design.bin_offsets_[j] + width].sum(axis=1) == 1).all()
+    line = (np.clip(imputed, design.low_, design.high_) - design.mean_) / design.scale_
+    np.testing.assert_allclose(matrix[:, design.line_offset_ : design.line_offset_ + k], line)
+
+    flags = MissingIndicator(features="missing-only").fit(train[NUMERIC]).transform(later[NUMERIC])
+    start = design.flag_offset_
+    np.testing.assert_array_equal(matrix[:, start : start + flags.shape[1]], flags.astype(float))
+
+    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False)
+    expected = encoder.fit(train[CATEGORICAL]).transform(later[CATEGORICAL])
+    start += flags.shape[1]
+    np.testing.assert_array_equal(matrix[:, start:], expected)
+    assert matrix.shape[1] == design.n_columns_ == start + expected.shape[1]
+
+
+def test_a_row_gets_the_same_design_alone_or_among_others() -> None:
+    train = _frame(2_000, 3)
+    design = ScorecardDesign(numeric=NUMERIC, categorical=CATEGORICAL).fit(train)
+    whole = design.transform(train).toarray()
+    for row in (0, 17, 1_999):
+        np.testing.assert_array_equal(design.transform(train.iloc[[row]]).toarray()[0], whole[row])
