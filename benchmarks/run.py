@@ -14,6 +14,8 @@ the work folder (fresh by default):
     vigie model train --as-of D
     vigie model promote <version printed by train>
     vigie nightly --as-of D
+    vigie nightly --as-of D+1     (the quiet night after: no new feed file; every buyer scored
+                                   and every limit evaluated again, few decisions)
 
 For every stage it prints wall seconds, rows/s and the stage's peak RSS (from wait4's rusage
 of that child), then reads the run ledger (tables ``run`` and ``run_step``) from the work
@@ -32,13 +34,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "RESULTS.md"
 CACHE_MARKER = "generated.json"
+STAGES = ("db-upgrade", "ingest", "model-train", "model-promote", "nightly", "nightly-next")
 OK_EXIT = {"ingest": {0, 1}}  # ingest exits 1 when some rows were quarantined: the night goes on
 
 
@@ -295,7 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate-only", action="store_true", help="prepare the feeds cache and stop")
     parser.add_argument("--keep-going", action="store_true", help="run the later stages even after a failure")
     parser.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--from-stage",
+        choices=STAGES,
+        help="start at this stage on an existing --workdir (the earlier stages already ran there)",
+    )
     args = parser.parse_args(argv)
+    if args.from_stage and args.workdir is None:
+        parser.error("--from-stage needs the --workdir where the earlier stages ran")
 
     cache = args.cache or HERE / ".cache" / str(args.buyers)
     cache.mkdir(parents=True, exist_ok=True)
@@ -353,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "VIGIE_WORKDIR": str(workdir)}
     vigie = vigie_command(args.vigie)
     day = args.as_of.isoformat()
+    next_day = (args.as_of + timedelta(days=1)).isoformat()
     logs = workdir / "benchmark-logs"
 
     plan: list[tuple[str, list[str], int | None]] = [
@@ -361,21 +372,29 @@ def main(argv: list[str] | None = None) -> int:
         ("model-train", ["model", "train", "--as-of", day], args.buyers),
         ("model-promote", ["model", "promote", "{version}"], None),
         ("nightly", ["nightly", "--as-of", day], counts["portfolio_limits"]),
+        ("nightly-next", ["nightly", "--as-of", next_day], counts["portfolio_limits"]),
     ]
+    if [name for name, _, _ in plan] != list(STAGES):
+        raise RuntimeError("STAGES and the plan disagree")
+    if args.from_stage:
+        plan = plan[STAGES.index(args.from_stage) :]
     print(f"\n{'stage':<14} {'seconds':>11} {'rows/s':>19} {'peak RSS':>12}")
     results: list[StageResult] = []
     failed = False
-    version = "1"
+    version: str | None = None
     for name, arguments, rows in plan:
         if failed and not args.keep_going:
             print(f"{name:<14} skipped (an earlier stage failed)")
             continue
-        filled = [a.replace("{version}", version) for a in arguments]
+        if "{version}" in arguments and version is None:
+            print(f"{name:<14} skipped (no version trained in this run: promote it by hand)")
+            continue
+        filled = [a.replace("{version}", version or "") for a in arguments]
         result = run_stage(name, vigie + filled, env=env, rows=rows, log=logs / f"{name}.log")
         results.append(result)
         print_stage(result)
         if name == "model-train" and result.ok:
-            version = trained_version(result.output) or version
+            version = trained_version(result.output)
         if not result.ok:
             failed = True
             tail = "\n".join(line[:300] for line in result.output.strip().splitlines()[-8:])
@@ -385,13 +404,18 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     database_url = args.database_url or f"sqlite:///{(workdir / 'vigie.db').as_posix()}"
-    steps = read_ledger(database_url, args.as_of)
-    if steps:
-        print(f"\nrun ledger for {day}:")
-        print(f"{'step':<24} {'status':<10} {'seconds':>9} {'rows/s':>12}  counts")
-        for step in steps:
-            rate = f"{step.rows / step.seconds:>12,.0f}" if step.rows and step.seconds else f"{'':>12}"
-            print(f"{step.name:<24} {step.status:<10} {step.seconds:>9.2f} {rate}  {json.dumps(step.counts)}")
+    steps: list[LedgerStep] = []
+    for night in (args.as_of, args.as_of + timedelta(days=1)):
+        night_steps = read_ledger(database_url, night)
+        if night_steps:
+            print(f"\nrun ledger for {night}:")
+            print(f"{'step':<24} {'status':<10} {'seconds':>9} {'rows/s':>12}  counts")
+            for step in night_steps:
+                rate = f"{step.rows / step.seconds:>12,.0f}" if step.rows and step.seconds else f"{'':>12}"
+                print(
+                    f"{step.name:<24} {step.status:<10} {step.seconds:>9.2f} {rate}  {json.dumps(step.counts)}"
+                )
+                steps.append(LedgerStep(f"{step.name} ({night})", step.status, step.seconds, step.counts))
 
     if args.record:
         for result in results:

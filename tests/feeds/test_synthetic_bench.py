@@ -37,8 +37,24 @@ def test_help_lists_the_options_and_the_stages() -> None:
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    for text in ("--buyers", "--cache", "--workdir", "vigie ingest folder", "vigie nightly --as-of D"):
+    for text in (
+        "--buyers",
+        "--cache",
+        "--workdir",
+        "--from-stage",
+        "vigie ingest folder",
+        "vigie nightly --as-of D",
+        "vigie nightly --as-of D+1",
+    ):
         assert text in done.stdout
+
+
+def test_starting_at_a_later_stage_needs_the_workdir_of_the_earlier_ones(tmp_path: Path) -> None:
+    command = [sys.executable, str(SCRIPT), "--cache", str(tmp_path), "--from-stage", "nightly"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "--from-stage needs the --workdir" in done.stderr
+    assert not (tmp_path / "generated.json").exists()  # refused before generating anything
 
 
 def test_feeds_are_generated_once_then_reused(tmp_path: Path) -> None:
