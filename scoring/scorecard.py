@@ -1,0 +1,113 @@
+"""The logistic scorecard's design matrix (see :class:`ScorecardDesign`)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class ScorecardDesign(TransformerMixin, BaseEstimator):
+    """The scorecard's whole design matrix, built in one pass as one sparse matrix.
+
+    Per numeric column (missing values imputed by the training median): one-hot quantile bins
+    AND a straight line, clipped to the 1 % and 99 % training quantiles and standardised; a
+    missing-value flag for each numeric column that had missing values in training; per
+    categorical column, one-hot categories (those seen fewer than ``min_frequency`` times, and
+    unseen ones, share an "infrequent" column; without one, an unseen value has no column).
+
+    Why bins and a line: six bins alone turn a ratio into a staircase and lose the ranking
+    inside each step; the line restores it and the bins keep the shapes a line cannot draw.
+    Why clipped: a line extrapolates, and one buyer with 400 days beyond terms must not get a
+    PD no training buyer ever had. Why one hand-built matrix: every row has the same number of
+    entries (explicit zeros where a flag is off), so the CSR arrays are written directly; the
+    same design assembled from scikit-learn's imputer, indicator and encoder blocks spent
+    most of its time joining the blocks and mapping categories through Python lists (about
+    2 s of the 8 s it took to score a million buyers)."""
+
+    def __init__(
+        self,
+        numeric: list[str] | None = None,
+        categorical: list[str] | None = None,
+        n_bins: int = 6,
+        low: float = 0.01,
+        high: float = 0.99,
+        min_frequency: int = 20,
+    ) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+        self.n_bins = n_bins
+        self.low = low
+        self.high = high
+        self.min_frequency = min_frequency
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> ScorecardDesign:
+        nums, cats = list(self.numeric or []), list(self.categorical or [])
+        raw = X[nums].to_numpy(dtype=float) if nums else np.zeros((len(X), 0))
+        missing = np.isnan(raw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no median
+            median = np.nanmedian(raw, axis=0) if len(raw) else np.zeros(raw.shape[1])
+        self.median_ = np.where(np.isnan(median), 0.0, median)
+        values = np.where(missing, self.median_, raw)
+        quantiles = np.quantile(values, np.linspace(0, 1, self.n_bins + 1), axis=0)
+        # inner cut points of each column, duplicates (tied quantiles) removed
+        self.cuts_ = [np.unique(quantiles[1:-1, j]) for j in range(values.shape[1])]
+        widths = np.array([len(c) + 1 for c in self.cuts_], dtype=np.int64)
+        self.bin_offsets_ = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        position = int(widths.sum())
+        self.low_ = np.quantile(values, self.low, axis=0)
+        self.high_ = np.quantile(values, self.high, axis=0)
+        clipped = np.clip(values, self.low_, self.high_)
+        self.mean_ = clipped.mean(axis=0)
+        spread = clipped.std(axis=0)
+        self.scale_ = np.where(spread > 0, spread, 1.0)
+        self.line_offset_ = position
+        position += len(nums)
+        self.flagged_ = np.flatnonzero(missing.any(axis=0))
+        self.flag_offset_ = position
+        position += len(self.flagged_)
+        # categories: frequent ones get a column each, the rest one shared "infrequent" column
+        self.categories_: list[list[str]] = []
+        self.category_columns_: list[np.ndarray] = []
+        for name in cats:
+            counts = X[name].astype(object).value_counts(dropna=True)
+            frequent = sorted(str(c) for c in counts.index[counts >= self.min_frequency])
+            infrequent = bool((counts < self.min_frequency).any())
+            columns = np.arange(position, position + len(frequent), dtype=np.int64)
+            position += len(frequent)
+            unseen = position if infrequent else -1
+            position += int(infrequent)
+            self.categories_.append(frequent)
+            self.category_columns_.append(np.append(columns, unseen))  # code -1 -> last entry
+        self.n_columns_ = position
+        return self
+
+    def transform(self, X: pd.DataFrame) -> sp.csr_matrix:
+        nums, cats = list(self.numeric or []), list(self.categorical or [])
+        raw = X[nums].to_numpy(dtype=float) if nums else np.zeros((len(X), 0))
+        missing = np.isnan(raw)
+        values = np.where(missing, self.median_, raw)
+        n, k = values.shape
+        flags = len(self.flagged_)
+        width = 2 * k + flags + len(cats)
+        indices = np.empty((n, width), dtype=np.int32)  # scipy's own index type: no copy
+        data = np.ones((n, width))
+        for j, cuts in enumerate(self.cuts_):  # a loop over columns, not buyers
+            indices[:, j] = self.bin_offsets_[j] + np.searchsorted(cuts, values[:, j], side="right")
+        indices[:, k : 2 * k] = self.line_offset_ + np.arange(k)
+        data[:, k : 2 * k] = (np.clip(values, self.low_, self.high_) - self.mean_) / self.scale_
+        indices[:, 2 * k : 2 * k + flags] = self.flag_offset_ + np.arange(flags)
+        data[:, 2 * k : 2 * k + flags] = missing[:, self.flagged_]
+        for c, name in enumerate(cats):
+            codes = pd.Categorical(X[name].astype(object), categories=self.categories_[c]).codes
+            target = self.category_columns_[c][codes]  # -1 (unseen) picks the last entry
+            column = 2 * k + flags + c
+            data[:, column] = target >= 0  # unseen without an infrequent column: an explicit 0
+            indices[:, column] = np.where(target >= 0, target, 0)
+        size = width * (n + 1)
+        indptr = np.arange(0, size, width, dtype=np.int64 if size >= 2**31 else np.int32)
+        return sp.csr_matrix((data.ravel(), indices.ravel(), indptr), shape=(n, self.n_columns_))
