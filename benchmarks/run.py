@@ -224,8 +224,13 @@ class LedgerStep:
 
     @property
     def rows(self) -> int | None:
-        """The largest integer the step counted (its rows), to turn seconds into rows/s."""
-        numbers = [v for v in self.counts.values() if isinstance(v, int) and not isinstance(v, bool)]
+        """The largest integer the step counted (its rows), to turn seconds into rows/s; amounts
+        (``*_cents``) are money, not rows."""
+        numbers = [
+            v
+            for k, v in self.counts.items()
+            if isinstance(v, int) and not isinstance(v, bool) and not k.endswith("_cents")
+        ]
         return max(numbers) if numbers else None
 
 

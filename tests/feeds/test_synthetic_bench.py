@@ -103,7 +103,7 @@ def test_ledger_steps_are_read_with_their_counts(tmp_path: Path) -> None:
             insert(RunStep),
             [
                 {"run_id": 1, "name": "score", "ordinal": 2, "status": "succeeded", "seconds": 2.0,
-                 "counts": json.dumps({"buyers": 1000, "skipped": 3})},
+                 "counts": json.dumps({"buyers": 1000, "skipped": 3, "exposure_removed_cents": 10**9})},
                 {"run_id": 1, "name": "features", "ordinal": 1, "status": "succeeded", "seconds": 0.5,
                  "counts": "{}"},
             ],
