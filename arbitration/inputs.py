@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS, LIQUIDATION_EVENTS, DecisionStatus, LegalEventType
 from models.db import read_frame
+
+if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
+    from scoring.service import ScoringFrames
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,65 @@ def _qualified(columns: str) -> str:
     return ", ".join(f"t.{c.strip()} AS {c.strip()}" for c in columns.split(","))
 
 
-def read_tables(session: Session, *, as_of: date, limit_ids: list[int] | None = None) -> InputTables:
-    """Read what arbitration needs at ``as_of`` (optionally for a few limits only)."""
+BUYER_COLUMNS = ["buyer_id", "country", "naf_code", "status", "legal_category", "creation_date"]
+FINANCIAL_COLUMNS = ["buyer_id", "fiscal_year_end", "revenue_cents", "equity_cents"]
+SCORE_COLUMNS = ["buyer_id", "pd_12m", "grade", "rating", "model_version", "reason_codes"]
+
+
+def _latest_financials(buyer_filter: str) -> str:
+    return _LATEST.format(
+        cols=_qualified(", ".join(FINANCIAL_COLUMNS)),
+        order="fiscal_year_end",
+        table="buyer_financials",
+        where=f"filed_date IS NOT NULL AND filed_date <= :as_of AND {buyer_filter}",
+        outer="1 = 1",
+    )
+
+
+def _latest_scores(buyer_filter: str) -> str:
+    return _LATEST.format(
+        cols=_qualified(", ".join(SCORE_COLUMNS)),
+        order="as_of",
+        table="score",
+        where=f"role = 'champion' AND as_of <= :as_of AND {buyer_filter}",
+        outer="t.role = 'champion'",
+    )
+
+
+def _from_scoring(
+    session: Session, known: ScoringFrames, params: dict[str, object]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Buyers, latest accounts and latest champion scores at ``known.as_of``, from what the score
+    step of this run read and wrote: the same rows the queries would return, without reading a
+    million of them back. Latest accounts: per buyer, the filed account with the latest fiscal
+    year end (the score step holds every account filed by then). Latest scores: tonight's; a
+    buyer not scored tonight keeps its latest earlier score, read from the database."""
+    buyers = known.buyers[BUYER_COLUMNS].rename(columns={"status": "buyer_status"})
+    filed = known.financials[known.financials["filed_date"].notna()]
+    year_end = pd.to_datetime(filed["fiscal_year_end"], errors="coerce")
+    latest = year_end.groupby(filed["buyer_id"].to_numpy()).idxmax().dropna()
+    financials = filed.loc[latest.to_numpy(), FINANCIAL_COLUMNS].reset_index(drop=True)
+    scores = known.scores[SCORE_COLUMNS].reset_index(drop=True)
+    unscored = buyers.loc[~buyers["buyer_id"].isin(scores["buyer_id"]), "buyer_id"].unique()
+    earlier = [scores]
+    for start in range(0, len(unscored), 500):
+        chunk = ", ".join("'" + str(b).replace("'", "''") + "'" for b in unscored[start : start + 500])
+        earlier.append(read_frame(session, _latest_scores(f"buyer_id IN ({chunk})"), params))
+    if len(earlier) > 1:
+        scores = pd.concat([e for e in earlier if not e.empty] or [scores], ignore_index=True)
+    return buyers, financials, scores
+
+
+def read_tables(
+    session: Session,
+    *,
+    as_of: date,
+    limit_ids: list[int] | None = None,
+    known: ScoringFrames | None = None,
+) -> InputTables:
+    """Read what arbitration needs at ``as_of`` (optionally for a few limits only). With
+    ``known`` (the score step's frames of the same date), buyers, accounts and scores come
+    from it instead of the database (see :func:`_from_scoring`)."""
     only = ""
     params: dict[str, object] = {"as_of": as_of}
     if limit_ids is not None:
@@ -95,33 +156,15 @@ def read_tables(session: Session, *, as_of: date, limit_ids: list[int] | None = 
     if limit_ids is not None:
         ids = ", ".join("'" + str(b).replace("'", "''") + "'" for b in limits["buyer_id"].unique()) or "''"
         buyer_filter = f"buyer_id IN ({ids})"
-    buyers = read_frame(
-        session,
-        "SELECT buyer_id, country, naf_code, status AS buyer_status, legal_category, creation_date "
-        f"FROM buyer WHERE {buyer_filter}",
-    )
-    financials = read_frame(
-        session,
-        _LATEST.format(
-            cols=_qualified("buyer_id, fiscal_year_end, revenue_cents, equity_cents"),
-            order="fiscal_year_end",
-            table="buyer_financials",
-            where=f"filed_date IS NOT NULL AND filed_date <= :as_of AND {buyer_filter}",
-            outer="1 = 1",
-        ),
-        params,
-    )
-    scores = read_frame(
-        session,
-        _LATEST.format(
-            cols=_qualified("buyer_id, pd_12m, grade, rating, model_version, reason_codes"),
-            order="as_of",
-            table="score",
-            where=f"role = 'champion' AND as_of <= :as_of AND {buyer_filter}",
-            outer="t.role = 'champion'",
-        ),
-        params,
-    )
+    if known is not None and known.as_of == as_of and limit_ids is None:
+        buyers, financials, scores = _from_scoring(session, known, params)
+    else:
+        buyers = read_frame(
+            session,
+            f"SELECT {', '.join(BUYER_COLUMNS)} FROM buyer WHERE {buyer_filter}",
+        ).rename(columns={"status": "buyer_status"})
+        financials = read_frame(session, _latest_financials(buyer_filter), params)
+        scores = read_frame(session, _latest_scores(buyer_filter), params)
     payments = read_frame(
         session,
         _LATEST.format(
@@ -319,6 +362,12 @@ def build_frame(tables: InputTables) -> pd.DataFrame:
     return frame
 
 
-def load_frame(session: Session, *, as_of: date, limit_ids: list[int] | None = None) -> pd.DataFrame:
-    """The limit frame at ``as_of`` straight from the database."""
-    return build_frame(read_tables(session, as_of=as_of, limit_ids=limit_ids))
+def load_frame(
+    session: Session,
+    *,
+    as_of: date,
+    limit_ids: list[int] | None = None,
+    known: ScoringFrames | None = None,
+) -> pd.DataFrame:
+    """The limit frame at ``as_of`` from the database (and the score step's frames, if given)."""
+    return build_frame(read_tables(session, as_of=as_of, limit_ids=limit_ids, known=known))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from config.settings import Settings
 from models.base import utcnow
 from models.codes import DecisionStatus
 from models.db import DatabaseError, bulk_insert, frame_rows, read_frame
+
+if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
+    from scoring.service import ScoringFrames
 
 DECISION_COLUMNS = (
     "limit_id",
@@ -204,11 +207,19 @@ def create_review_tasks(session: Session, *, as_of: date) -> int:
     return bulk_insert(session, "review_task", tasks, TASK_COLUMNS)
 
 
-def arbitrate(session: Session, *, as_of: date, run_id: int | None, settings: Settings) -> ArbitrationSummary:
-    """Decide every limit at ``as_of`` with the active rule set; does not commit."""
+def arbitrate(
+    session: Session,
+    *,
+    as_of: date,
+    run_id: int | None,
+    settings: Settings,
+    known: ScoringFrames | None = None,
+) -> ArbitrationSummary:
+    """Decide every limit at ``as_of`` with the active rule set; does not commit. ``known``:
+    the score step's frames of this run, when it ran in this process (fewer reads)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
-    frame = load_frame(session, as_of=as_of)
+    frame = load_frame(session, as_of=as_of, known=known)
     done = read_frame(session, "SELECT limit_id FROM decision WHERE business_date = :d", {"d": as_of})
     fresh = frame[~frame["limit_id"].isin(done["limit_id"])]
     summary = ArbitrationSummary(as_of, rule_set.version, already_decided=len(frame) - len(fresh))

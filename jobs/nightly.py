@@ -37,6 +37,9 @@ class NightContext:
     settings: Settings
     as_of: date
     run_id: int
+    handed: dict[str, Any] = field(default_factory=dict)
+    """What an earlier step of this process hands to a later one (the score step's frames to
+    arbitration). Empty after a restart: a resumed run reads everything from the database."""
 
 
 StepFunction = Callable[[NightContext], dict[str, Any]]
@@ -111,6 +114,7 @@ def run_night(
             result.already_done = True
             return result
         ordinal = 0
+        handed: dict[str, Any] = {}
         for group in groups if groups is not None else default_groups():
             names = [step.name for step in group]
             ordinal += len(group)
@@ -125,6 +129,7 @@ def run_night(
                 first_ordinal=ordinal - len(group) + 1,
                 result=result,
                 progress=progress,
+                handed=handed,
             )
             if stop_after is not None and stop_after in names:
                 result.status = "running"
@@ -145,6 +150,7 @@ def _run_group(
     first_ordinal: int,
     result: NightResult,
     progress: Callable[[str, str], None] | None,
+    handed: dict[str, Any],
 ) -> None:
     session = sessions()
     current = group[0]
@@ -154,7 +160,7 @@ def _run_group(
             if progress:
                 progress(step.name, step.description)
             started = time.perf_counter()
-            context = NightContext(session, sessions, settings, as_of, state_run_id)
+            context = NightContext(session, sessions, settings, as_of, state_run_id, handed)
             counts = step.run(context)
             record_step(
                 session,

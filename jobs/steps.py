@@ -15,7 +15,7 @@ from jobs import eligibility as eligibility_rules
 from jobs.notify import enqueue, send_pending
 from jobs.report.build import build_report
 from scoring.monitoring import monitor as monitor_model
-from scoring.service import score_buyers
+from scoring.service import ScoringFrames, score_buyers
 
 if TYPE_CHECKING:
     from jobs.nightly import NightContext
@@ -62,7 +62,10 @@ def ingest(ctx: NightContext) -> dict[str, Any]:
 
 
 def score(ctx: NightContext) -> dict[str, Any]:
-    return as_counts(score_buyers(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id))
+    kept: list[ScoringFrames] = []
+    summary = score_buyers(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id, keep=kept)
+    ctx.handed["scoring"] = kept[0] if kept else None
+    return as_counts(summary)
 
 
 def monitor(ctx: NightContext) -> dict[str, Any]:
@@ -70,7 +73,10 @@ def monitor(ctx: NightContext) -> dict[str, Any]:
 
 
 def arbitrate(ctx: NightContext) -> dict[str, Any]:
-    return as_counts(arbitrate_limits(ctx.session, as_of=ctx.as_of, run_id=ctx.run_id, settings=ctx.settings))
+    known = ctx.handed.pop("scoring", None)  # used once, then freed
+    return as_counts(
+        arbitrate_limits(ctx.session, as_of=ctx.as_of, run_id=ctx.run_id, settings=ctx.settings, known=known)
+    )
 
 
 def eligibility(ctx: NightContext) -> dict[str, Any]:

@@ -72,8 +72,8 @@ def read_inputs(session: Session, *, as_of: date, payment_dates: list[date]) -> 
     """Read what was known at ``as_of`` (the pure features filter again: belt and braces)."""
     buyers = read_frame(
         session,
-        "SELECT buyer_id, country, naf_code, legal_category, creation_date, headcount_band, size_category "
-        "FROM buyer",
+        "SELECT buyer_id, country, naf_code, status, legal_category, creation_date, headcount_band, "
+        "size_category FROM buyer",
     )
     financials = read_frame(
         session,

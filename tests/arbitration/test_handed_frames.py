@@ -1,0 +1,71 @@
+"""Arbitration fed with the score step's frames builds exactly the limit frame it would build
+from the database (the nightly hands them over to save reading a million rows back)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from arbitration.inputs import load_frame
+from models.db import read_frame
+from models.score import Score
+from scoring.dataset import read_inputs
+from scoring.service import ScoringFrames
+from tests.arbitration.portfolio import AS_OF, seed_portfolio
+
+
+def _frames(session: Session, *, scored_tonight: list[str] | None = None) -> ScoringFrames:
+    inputs = read_inputs(session, as_of=AS_OF, payment_dates=[AS_OF])
+    scores = read_frame(
+        session,
+        "SELECT buyer_id, pd_12m, grade, rating, model_name, model_version, reason_codes FROM score "
+        "WHERE as_of = :d AND role = 'champion'",
+        {"d": AS_OF},
+    )
+    if scored_tonight is not None:
+        scores = scores[scores["buyer_id"].isin(scored_tonight)].reset_index(drop=True)
+    return ScoringFrames(AS_OF, inputs.buyers, inputs.financials, scores)
+
+
+def test_the_frame_from_the_handed_frames_is_the_frame_from_the_database(session) -> None:  # type: ignore[no-untyped-def]
+    seed_portfolio(session)
+    session.commit()
+    pd.testing.assert_frame_equal(
+        load_frame(session, as_of=AS_OF, known=_frames(session)), load_frame(session, as_of=AS_OF)
+    )
+
+
+def test_a_buyer_not_scored_tonight_keeps_its_latest_earlier_score(session) -> None:  # type: ignore[no-untyped-def]
+    seed_portfolio(session)
+    session.add(
+        Score(
+            buyer_id="100000003",
+            as_of=AS_OF - timedelta(days=1),
+            role="champion",
+            pd_12m=0.2,
+            grade=8,
+            rating="B-",
+            model_name="vigie-buyer-pd",
+            model_version="2",
+            reason_codes="DBT",
+        )
+    )
+    session.commit()
+    session.execute(Score.__table__.delete().where(Score.buyer_id == "100000003", Score.as_of == AS_OF))
+    session.commit()
+    others = ["100000001", "100000002", "100000004", "100000006", "100000007", "BR-0001"]
+    handed = load_frame(session, as_of=AS_OF, known=_frames(session, scored_tonight=others))
+    pd.testing.assert_frame_equal(handed, load_frame(session, as_of=AS_OF))
+    assert set(handed.loc[handed["buyer_id"] == "100000003", "grade"]) == {8}
+
+
+def test_frames_of_another_date_are_not_used(session) -> None:  # type: ignore[no-untyped-def]
+    seed_portfolio(session)
+    session.commit()
+    frames = _frames(session)
+    stale = ScoringFrames(date(2026, 1, 1), frames.buyers, frames.financials, frames.scores.iloc[0:0])
+    pd.testing.assert_frame_equal(
+        load_frame(session, as_of=AS_OF, known=stale), load_frame(session, as_of=AS_OF)
+    )
