@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from scoring import reasons
 from scoring.features import FeatureSpec
-from scoring.scorecard import ScorecardDesign
+from scoring.scorecard import ScorecardDesign, fit_bins_and_line
 
 KINDS = ("hgb", "logistic")
 NEAR_TIE_AUC = 0.005
@@ -87,18 +87,11 @@ class BinsAndLine(TransformerMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: object = None) -> BinsAndLine:
         values = np.asarray(X, dtype=float)
-        quantiles = np.quantile(values, np.linspace(0, 1, self.n_bins + 1), axis=0)
-        # inner cut points of each column, duplicates (tied quantiles) removed
-        self.cuts_ = [np.unique(quantiles[1:-1, j]) for j in range(values.shape[1])]
+        fitted = fit_bins_and_line(values, n_bins=self.n_bins, low=self.low, high=self.high)
+        self.cuts_, self.low_, self.high_, self.mean_, self.scale_ = fitted
         widths = np.array([len(c) + 1 for c in self.cuts_], dtype=np.int64)
         self.offsets_ = np.concatenate([[0], np.cumsum(widths)[:-1]])
         self.n_bin_columns_ = int(widths.sum())
-        self.low_ = np.quantile(values, self.low, axis=0)
-        self.high_ = np.quantile(values, self.high, axis=0)
-        clipped = np.clip(values, self.low_, self.high_)
-        self.mean_ = clipped.mean(axis=0)
-        spread = clipped.std(axis=0)
-        self.scale_ = np.where(spread > 0, spread, 1.0)
         return self
 
     def transform(self, X: np.ndarray) -> sp.csr_matrix:

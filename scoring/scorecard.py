@@ -10,6 +10,21 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
+def fit_bins_and_line(
+    values: np.ndarray, *, n_bins: int, low: float, high: float
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of imputed ``values``: the inner cut points of ``n_bins`` quantile bins (tied
+    quantiles merged), the clipping bounds (quantiles ``low`` and ``high``), and the mean and
+    spread of the clipped values (a constant column gets spread 1)."""
+    quantiles = np.quantile(values, np.linspace(0, 1, n_bins + 1), axis=0)
+    cuts = [np.unique(quantiles[1:-1, j]) for j in range(values.shape[1])]
+    low_bound = np.quantile(values, low, axis=0)
+    high_bound = np.quantile(values, high, axis=0)
+    clipped = np.clip(values, low_bound, high_bound)
+    spread = clipped.std(axis=0)
+    return cuts, low_bound, high_bound, clipped.mean(axis=0), np.where(spread > 0, spread, 1.0)
+
+
 class ScorecardDesign(TransformerMixin, BaseEstimator):
     """The scorecard's whole design matrix, built in one pass as one sparse matrix.
 
@@ -53,18 +68,11 @@ class ScorecardDesign(TransformerMixin, BaseEstimator):
             median = np.nanmedian(raw, axis=0) if len(raw) else np.zeros(raw.shape[1])
         self.median_ = np.where(np.isnan(median), 0.0, median)
         values = np.where(missing, self.median_, raw)
-        quantiles = np.quantile(values, np.linspace(0, 1, self.n_bins + 1), axis=0)
-        # inner cut points of each column, duplicates (tied quantiles) removed
-        self.cuts_ = [np.unique(quantiles[1:-1, j]) for j in range(values.shape[1])]
+        fitted = fit_bins_and_line(values, n_bins=self.n_bins, low=self.low, high=self.high)
+        self.cuts_, self.low_, self.high_, self.mean_, self.scale_ = fitted
         widths = np.array([len(c) + 1 for c in self.cuts_], dtype=np.int64)
         self.bin_offsets_ = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
         position = int(widths.sum())
-        self.low_ = np.quantile(values, self.low, axis=0)
-        self.high_ = np.quantile(values, self.high, axis=0)
-        clipped = np.clip(values, self.low_, self.high_)
-        self.mean_ = clipped.mean(axis=0)
-        spread = clipped.std(axis=0)
-        self.scale_ = np.where(spread > 0, spread, 1.0)
         self.line_offset_ = position
         position += len(nums)
         self.flagged_ = np.flatnonzero(missing.any(axis=0))
