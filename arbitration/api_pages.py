@@ -20,6 +20,8 @@ from arbitration import review, review_limits, review_queries
 from arbitration.api_json import BUYER_ID, MAX_ID
 from arbitration.api_security import csrf_token, page_user, uow, verify_csrf
 from arbitration.api_svg import pd_history_svg
+from arbitration.rules import RuleSetError, load_rule_set
+from arbitration.rules.schema import Motive
 from arbitration.users import InvalidInputError, Principal
 
 router = APIRouter(include_in_schema=False)
@@ -126,7 +128,22 @@ def decision_page(
 ) -> Response:
     with uow(request) as session:
         detail = review_queries.decision_detail(session, actor=user, decision_id=decision_id)
-    return _render(request, "decision.html", user, d=detail, done=done)
+    motive, motive_error = _motive(request, detail["reason_rule"])
+    return _render(
+        request, "decision.html", user, d=detail, done=done, motive=motive, motive_error=motive_error
+    )
+
+
+def _motive(request: Request, rule_id: str | None) -> tuple[Motive | None, str | None]:
+    """The motive the policyholder reads for a decision coded by ``rule_id``, from the active
+    rule set (the e-mail takes it from there too); an unreadable rule set is said, not hidden."""
+    if not rule_id:
+        return None, None
+    try:
+        rules = load_rule_set(request.app.state.settings.paths.rules_dir).rules
+    except RuleSetError as exc:
+        return None, f"the active rule set cannot be read: {exc}"
+    return next((r.motive for r in rules if r.id == rule_id), None), None
 
 
 class ActForm(BaseModel):

@@ -346,6 +346,7 @@ def decision_detail(session: Session, *, actor: Principal, decision_id: int) -> 
         "status": d.status,
         "decision_type": d.decision_type,
         "reason_code": d.reason_code,
+        "reason_rule": d.reason_rule,
         "previous_cents": d.previous_cents,
         "proposed_cents": d.proposed_cents,
         "final_cents": d.final_cents,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 import pytest
@@ -238,3 +239,27 @@ def test_the_dossier_reruns_the_rule_trace_of_one_decision(client: TestClient, w
     assert (
         client.get(f"/buyers/552100554?trace={world.decisions['latam']}").status_code == 422
     )  # not this buyer's
+
+
+def test_a_decision_shows_the_motive_the_policyholder_reads(
+    client: TestClient, world: World, db_engine: Engine
+) -> None:
+    from sqlalchemy import update
+
+    from arbitration.rules import load_rule_set
+    from config.settings import CONFIG_DIR
+
+    motive = next(r.motive for r in load_rule_set(CONFIG_DIR / "rules").rules if r.id == "score.grade-9-10")
+    assert motive is not None
+    did = world.decisions["auto"]
+    with db_engine.begin() as connection:
+        connection.execute(
+            update(Decision).where(Decision.decision_id == did).values(reason_rule="score.grade-9-10")
+        )
+    login(client, "ann")
+    page = client.get(f"/decisions/{did}")
+    assert "score.grade-9-10" in page.text
+    assert f"« {motive.fr} »" in html.unescape(page.text) and motive.en in html.unescape(page.text)
+    with db_engine.begin() as connection:
+        connection.execute(update(Decision).where(Decision.decision_id == did).values(reason_rule=None))
+    assert "The policyholder reads" not in client.get(f"/decisions/{did}").text  # a manual decision
