@@ -220,6 +220,7 @@ def arbitrate(
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     frame = load_frame(session, as_of=as_of, known=known)
+    del known  # a million buyers' rows: not kept through the decisions' writes
     done = read_frame(session, "SELECT limit_id FROM decision WHERE business_date = :d", {"d": as_of})
     fresh = frame[~frame["limit_id"].isin(done["limit_id"])]
     summary = ArbitrationSummary(as_of, rule_set.version, already_decided=len(frame) - len(fresh))

@@ -73,10 +73,15 @@ def monitor(ctx: NightContext) -> dict[str, Any]:
 
 
 def arbitrate(ctx: NightContext) -> dict[str, Any]:
-    known = ctx.handed.pop("scoring", None)  # used once, then freed
-    return as_counts(
-        arbitrate_limits(ctx.session, as_of=ctx.as_of, run_id=ctx.run_id, settings=ctx.settings, known=known)
+    # handed over once (popped): arbitration drops it as soon as the limit frame is built
+    summary = arbitrate_limits(
+        ctx.session,
+        as_of=ctx.as_of,
+        run_id=ctx.run_id,
+        settings=ctx.settings,
+        known=ctx.handed.pop("scoring", None),
     )
+    return as_counts(summary)
 
 
 def eligibility(ctx: NightContext) -> dict[str, Any]:
