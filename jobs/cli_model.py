@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from scoring.training import TrainingReport
 
 from config.settings import Settings
-from feeds.payments.load import refresh_aggregates
 from jobs.cli_support import EXIT_MODEL, STATE, console, register_error
 from models.db import unit_of_work
 from scoring.dataset import snapshot_dates
@@ -40,6 +39,8 @@ def prepare_snapshots(session: Session, settings: Settings, as_of: date) -> dict
     """Recompute ``payment_aggregate`` at every training snapshot of ``as_of`` from the raw
     payment history (idempotent: each date's rows are replaced). Returns rows per date."""
     store = payments_store(settings)
+    from feeds.payments.load import refresh_aggregates  # polars: loaded when training
+
     return {snap: refresh_aggregates(session, store_dir=store, as_of=snap) for snap in snapshot_dates(as_of)}
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import update
 from jobs.cli_support import EXIT_ATTENTION, EXIT_BAD_INPUT, STATE, console, fail, register_error
 from jobs.eligibility import SchemeParamsError
 from jobs.notify import send_pending
-from jobs.report.build import build_report
 from models.db import unit_of_work
 from models.notification import Notification
 
@@ -46,6 +45,8 @@ def report(
     The HTML page and PNG plots are written to <workdir>/reports/<date>/ either way."""
     day = _parse_day(as_of)
     with unit_of_work(STATE.ready_sessions()) as session:
+        from jobs.report.build import build_report  # matplotlib: loaded when a report is built
+
         built = build_report(session, as_of=day, settings=STATE.settings, run_id=None)
     if output is ReportFormat.JSON:
         typer.echo(json.dumps(built.data, sort_keys=True))
