@@ -13,6 +13,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 
 from models.codes import COLLECTIVE_OPENINGS, LegalEventType
 
@@ -109,6 +111,27 @@ def naf_section(divisions: pd.Series) -> pd.Series:
     index = np.where(valid, np.nan_to_num(number), 0).astype(np.int64)
     letters = np.where(valid, _SECTION_OF_DIVISION[index], UNKNOWN)
     return pd.Series(letters, index=divisions.index, dtype=object)
+
+
+def _align(part: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """``part.reindex(index)`` (rows of ``part``, indexed by unique buyer ids, in the order of
+    ``index``; NaN for buyers ``part`` lacks), with the key lookup done by polars.
+
+    Why: pandas hashes Arrow-backed strings by converting them again at each lookup; three
+    lookups of a million buyer ids cost seconds of a nightly scoring, a polars join a tenth."""
+    if part.index.equals(index) or len(part) == 0 or len(index) == 0:
+        return part.reindex(index)
+    known = pl.DataFrame(
+        {"key": pl.Series(pa.array(part.index, from_pandas=True)), "row": np.arange(len(part))}
+    )
+    wanted = pl.DataFrame({"key": pl.Series(pa.array(index, from_pandas=True))})
+    joined = wanted.join(known, on="key", how="left", maintain_order="left")
+    rows = joined["row"].fill_null(-1).to_numpy()
+    if len(rows) != len(index) or not part.index.is_unique:
+        return part.reindex(index)  # duplicated keys: pandas says so in its own words
+    missing = rows < 0
+    taken = part.iloc[np.where(missing, 0, rows)].set_axis(index)
+    return taken.mask(pd.Series(missing, index=index)) if missing.any() else taken
 
 
 def _ratio(num: pd.Series, den: pd.Series, low: float, high: float) -> pd.Series:
@@ -237,9 +260,9 @@ def build_features(
     b = b[created.isna() | (created <= as_of_ts)]
     created = created.reindex(b.index)
     out = pd.DataFrame(index=b.index)
-    fin = _financial_features(financials, as_of).reindex(b.index)
-    legal = _legal_features(legal_events, as_of).reindex(b.index)
-    pay = _payment_features(payments, as_of).reindex(b.index)
+    fin = _align(_financial_features(financials, as_of), b.index)
+    legal = _align(_legal_features(legal_events, as_of), b.index)
+    pay = _align(_payment_features(payments, as_of), b.index)
     for column in ["equity_ratio", "net_margin", "operating_margin", "return_on_assets", "debt_ratio"]:
         out[column] = fin[column]
     out["revenue_growth"] = fin["revenue_growth"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -171,3 +172,22 @@ def test_old_company_without_accounts_has_late_accounts_and_unclassified_country
 def test_naf_sections_follow_insee_division_ranges():
     got = naf_section(pd.Series(["01", "10", "33", "35", "47", "99", "00", None], dtype=object))
     assert got.tolist() == ["A", "C", "C", "D", "G", "U", "unknown", "unknown"]
+
+
+def test_per_buyer_parts_are_aligned_exactly_as_pandas_reindexes_them() -> None:
+    from scoring.features import _align
+
+    part = pd.DataFrame(
+        {
+            "count": [3, 1, 4],
+            "flag": [True, False, True],
+            "ratio": [0.5, np.nan, 2.0],
+            "label": ["x", "y", None],
+            "day": pd.to_datetime(["2024-01-31", "2023-12-31", None]),
+        },
+        index=pd.Index(["B2", "B1", "B4"], name="buyer_id", dtype="str"),
+    )
+    wanted = pd.Index(["B1", "B2", "B3", "B5"], name="buyer_id", dtype="str")
+    pd.testing.assert_frame_equal(_align(part, wanted), part.reindex(wanted))
+    everyone = pd.Index(["B4", "B2", "B1"], name="buyer_id", dtype="str")  # all present, another order
+    pd.testing.assert_frame_equal(_align(part, everyone), part.reindex(everyone))
