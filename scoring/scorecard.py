@@ -102,16 +102,23 @@ class ScorecardDesign(TransformerMixin, BaseEstimator):
         n, k = values.shape
         flags = len(self.flagged_)
         width = 2 * k + flags + len(cats)
+        # every cell is written below: no initial fill of these (n x width) arrays
         indices = np.empty((n, width), dtype=np.int32)  # scipy's own index type: no copy
-        data = np.ones((n, width))
+        data = np.empty((n, width))
         for j, cuts in enumerate(self.cuts_):  # a loop over columns, not buyers
             indices[:, j] = self.bin_offsets_[j] + np.searchsorted(cuts, values[:, j], side="right")
+        data[:, :k] = 1.0
         indices[:, k : 2 * k] = self.line_offset_ + np.arange(k)
-        data[:, k : 2 * k] = (np.clip(values, self.low_, self.high_) - self.mean_) / self.scale_
+        # the line terms computed in place in the (contiguous) values, then copied once
+        np.clip(values, self.low_, self.high_, out=values)
+        values -= self.mean_
+        values /= self.scale_
+        data[:, k : 2 * k] = values
         indices[:, 2 * k : 2 * k + flags] = self.flag_offset_ + np.arange(flags)
         data[:, 2 * k : 2 * k + flags] = missing[:, self.flagged_]
         for c, name in enumerate(cats):
-            codes = pd.Categorical(X[name].astype(object), categories=self.categories_[c]).codes
+            # position among the frequent categories, -1 for any other value (or missing)
+            codes = pd.Index(self.categories_[c], dtype=object).get_indexer(pd.Index(X[name].astype(object)))
             target = self.category_columns_[c][codes]  # -1 (unseen) picks the last entry
             column = 2 * k + flags + c
             data[:, column] = target >= 0  # unseen without an infrequent column: an explicit 0
