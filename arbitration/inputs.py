@@ -10,6 +10,7 @@ before it, the OECD category valid at it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -77,6 +78,7 @@ def _qualified(columns: str) -> str:
 BUYER_COLUMNS = ["buyer_id", "country", "naf_code", "status", "legal_category", "creation_date"]
 FINANCIAL_COLUMNS = ["buyer_id", "fiscal_year_end", "revenue_cents", "equity_cents"]
 SCORE_COLUMNS = ["buyer_id", "pd_12m", "grade", "rating", "model_version", "reason_codes"]
+PAYMENT_COLUMNS = ["buyer_id", "days_beyond_terms", "overdue_share", "overdue_declarations", "dbt_trend_3m"]
 
 
 def _latest_financials(buyer_filter: str) -> str:
@@ -87,6 +89,34 @@ def _latest_financials(buyer_filter: str) -> str:
         where=f"filed_date IS NOT NULL AND filed_date <= :as_of AND {buyer_filter}",
         outer="1 = 1",
     )
+
+
+def _latest_payments(buyer_filter: str) -> str:
+    return _LATEST.format(
+        cols=_qualified(", ".join(PAYMENT_COLUMNS)),
+        order="as_of",
+        table="payment_aggregate",
+        where=f"as_of <= :as_of AND {buyer_filter}",
+        outer="1 = 1",
+    )
+
+
+def _with_earlier(
+    session: Session,
+    tonight: pd.DataFrame,
+    buyers: pd.Series,
+    query: Callable[[str], str],
+    params: dict[str, object],
+) -> pd.DataFrame:
+    """``tonight``'s rows, plus the latest earlier row of every buyer that has none tonight (read
+    from the database, 500 buyers a query: usually few buyers, never a million rows)."""
+    missing = buyers[~buyers.isin(tonight["buyer_id"])].unique()
+    parts = [tonight]
+    for start in range(0, len(missing), 500):
+        chunk = ", ".join("'" + str(b).replace("'", "''") + "'" for b in missing[start : start + 500])
+        parts.append(read_frame(session, query(f"buyer_id IN ({chunk})"), params))
+    found = [p for p in parts[1:] if not p.empty]
+    return pd.concat([tonight, *found], ignore_index=True) if found else tonight
 
 
 def _latest_scores(buyer_filter: str) -> str:
@@ -101,26 +131,25 @@ def _latest_scores(buyer_filter: str) -> str:
 
 def _from_scoring(
     session: Session, known: ScoringFrames, params: dict[str, object]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Buyers, latest accounts and latest champion scores at ``known.as_of``, from what the score
-    step of this run read and wrote: the same rows the queries would return, without reading a
-    million of them back. Latest accounts: per buyer, the filed account with the latest fiscal
-    year end (the score step holds every account filed by then). Latest scores: tonight's; a
-    buyer not scored tonight keeps its latest earlier score, read from the database."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Buyers, latest accounts, latest champion scores and latest payment aggregates at
+    ``known.as_of``, from what the score step of this run read and wrote: the same rows the
+    queries would return, without reading a million of them back. Latest accounts: per buyer,
+    the filed account with the latest fiscal year end (the score step holds every account filed
+    by then). Latest scores and aggregates: tonight's; a buyer without one tonight keeps its
+    latest earlier one, read from the database."""
     buyers = known.buyers[BUYER_COLUMNS].rename(columns={"status": "buyer_status"})
     filed = known.financials[known.financials["filed_date"].notna()]
     year_end = pd.to_datetime(filed["fiscal_year_end"], errors="coerce")
     latest = year_end.groupby(filed["buyer_id"].to_numpy()).idxmax().dropna()
     financials = filed.loc[latest.to_numpy(), FINANCIAL_COLUMNS].reset_index(drop=True)
-    scores = known.scores[SCORE_COLUMNS].reset_index(drop=True)
-    unscored = buyers.loc[~buyers["buyer_id"].isin(scores["buyer_id"]), "buyer_id"].unique()
-    earlier = [scores]
-    for start in range(0, len(unscored), 500):
-        chunk = ", ".join("'" + str(b).replace("'", "''") + "'" for b in unscored[start : start + 500])
-        earlier.append(read_frame(session, _latest_scores(f"buyer_id IN ({chunk})"), params))
-    if len(earlier) > 1:
-        scores = pd.concat([e for e in earlier if not e.empty] or [scores], ignore_index=True)
-    return buyers, financials, scores
+    ids = buyers["buyer_id"]
+    scores = _with_earlier(
+        session, known.scores[SCORE_COLUMNS].reset_index(drop=True), ids, _latest_scores, params
+    )
+    tonight = known.payments[PAYMENT_COLUMNS].drop_duplicates("buyer_id", keep="last").reset_index(drop=True)
+    payments = _with_earlier(session, tonight, ids, _latest_payments, params)
+    return buyers, financials, scores, payments
 
 
 def read_tables(
@@ -157,7 +186,7 @@ def read_tables(
         ids = ", ".join("'" + str(b).replace("'", "''") + "'" for b in limits["buyer_id"].unique()) or "''"
         buyer_filter = f"buyer_id IN ({ids})"
     if known is not None and known.as_of == as_of and limit_ids is None:
-        buyers, financials, scores = _from_scoring(session, known, params)
+        buyers, financials, scores, payments = _from_scoring(session, known, params)
     else:
         buyers = read_frame(
             session,
@@ -165,17 +194,7 @@ def read_tables(
         ).rename(columns={"status": "buyer_status"})
         financials = read_frame(session, _latest_financials(buyer_filter), params)
         scores = read_frame(session, _latest_scores(buyer_filter), params)
-    payments = read_frame(
-        session,
-        _LATEST.format(
-            cols=_qualified("buyer_id, days_beyond_terms, overdue_share, overdue_declarations, dbt_trend_3m"),
-            order="as_of",
-            table="payment_aggregate",
-            where=f"as_of <= :as_of AND {buyer_filter}",
-            outer="1 = 1",
-        ),
-        params,
-    )
+        payments = read_frame(session, _latest_payments(buyer_filter), params)
     kinds = ", ".join(f"'{k}'" for k in [*PROCEDURE_EVENTS, "radiation", "accounts_filed"])
     events = read_frame(
         session,

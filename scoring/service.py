@@ -63,11 +63,13 @@ class ScoringFrames:
     process so they need not read it back (a million buyers: seconds per table).
 
     ``buyers``: every row of ``buyer``; ``financials``: every account filed on or before
-    ``as_of``; ``scores``: the champion's scores of ``as_of`` (one per buyer scored)."""
+    ``as_of``; ``payments``: the payment aggregates of ``as_of``; ``scores``: the champion's
+    scores of ``as_of`` (one per buyer scored)."""
 
     as_of: date
     buyers: pd.DataFrame
     financials: pd.DataFrame
+    payments: pd.DataFrame
     scores: pd.DataFrame
 
 
@@ -193,7 +195,7 @@ def score_buyers(
     else:
         session.execute(text("DELETE FROM score WHERE as_of = :d AND role = 'challenger'"), {"d": as_of})
     if keep is not None:
-        keep.append(ScoringFrames(as_of, inputs.buyers, inputs.financials, scores))
+        keep.append(ScoringFrames(as_of, inputs.buyers, inputs.financials, inputs.payments, scores))
     counts = scores["grade"].value_counts().sort_index()
     return ScoringSummary(
         as_of=as_of,

@@ -10,14 +10,20 @@ from sqlalchemy.orm import Session
 
 from arbitration.inputs import load_frame
 from models.db import read_frame
+from models.payment_aggregate import PaymentAggregate
 from models.score import Score
 from scoring.dataset import read_inputs
 from scoring.service import ScoringFrames
 from tests.arbitration.portfolio import AS_OF, seed_portfolio
 
 
-def _frames(session: Session, *, scored_tonight: list[str] | None = None) -> ScoringFrames:
+def _frames(
+    session: Session, *, scored_tonight: list[str] | None = None, paid_tonight: list[str] | None = None
+) -> ScoringFrames:
     inputs = read_inputs(session, as_of=AS_OF, payment_dates=[AS_OF])
+    payments = inputs.payments
+    if paid_tonight is not None:
+        payments = payments[payments["buyer_id"].isin(paid_tonight)].reset_index(drop=True)
     scores = read_frame(
         session,
         "SELECT buyer_id, pd_12m, grade, rating, model_name, model_version, reason_codes FROM score "
@@ -26,7 +32,7 @@ def _frames(session: Session, *, scored_tonight: list[str] | None = None) -> Sco
     )
     if scored_tonight is not None:
         scores = scores[scores["buyer_id"].isin(scored_tonight)].reset_index(drop=True)
-    return ScoringFrames(AS_OF, inputs.buyers, inputs.financials, scores)
+    return ScoringFrames(AS_OF, inputs.buyers, inputs.financials, payments, scores)
 
 
 def test_the_frame_from_the_handed_frames_is_the_frame_from_the_database(session) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +71,25 @@ def test_frames_of_another_date_are_not_used(session) -> None:  # type: ignore[n
     seed_portfolio(session)
     session.commit()
     frames = _frames(session)
-    stale = ScoringFrames(date(2026, 1, 1), frames.buyers, frames.financials, frames.scores.iloc[0:0])
+    stale = ScoringFrames(
+        date(2026, 1, 1), frames.buyers, frames.financials, frames.payments.iloc[0:0], frames.scores.iloc[0:0]
+    )
     pd.testing.assert_frame_equal(
         load_frame(session, as_of=AS_OF, known=stale), load_frame(session, as_of=AS_OF)
     )
+
+
+def test_a_buyer_without_payments_tonight_keeps_its_latest_earlier_aggregate(session) -> None:  # type: ignore[no-untyped-def]
+    seed_portfolio(session)
+    session.commit()
+    moved = {"d": AS_OF, "before": AS_OF - timedelta(days=3)}
+    session.execute(
+        PaymentAggregate.__table__.update()
+        .where(PaymentAggregate.buyer_id == "100000003", PaymentAggregate.as_of == moved["d"])
+        .values(as_of=moved["before"])
+    )
+    session.commit()
+    others = ["100000001", "100000002", "100000004", "100000005", "100000006", "100000007", "BR-0001"]
+    handed = load_frame(session, as_of=AS_OF, known=_frames(session, paid_tonight=others))
+    pd.testing.assert_frame_equal(handed, load_frame(session, as_of=AS_OF))
+    assert set(handed.loc[handed["buyer_id"] == "100000003", "days_beyond_terms"]) == {70.0}
