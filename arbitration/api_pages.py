@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Annotated, Any, Literal
+from pathlib import Path as PathType
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,7 +21,7 @@ from arbitration import review, review_limits, review_queries
 from arbitration.api_json import BUYER_ID, MAX_ID
 from arbitration.api_security import csrf_token, page_user, uow, verify_csrf
 from arbitration.api_svg import pd_history_svg
-from arbitration.rules import RuleSetError, load_rule_set
+from arbitration.rules import RuleSet, RuleSetError, load_rule_set
 from arbitration.rules.schema import Motive
 from arbitration.users import InvalidInputError, Principal
 
@@ -140,10 +141,23 @@ def _motive(request: Request, rule_id: str | None) -> tuple[Motive | None, str |
     if not rule_id:
         return None, None
     try:
-        rules = load_rule_set(request.app.state.settings.paths.rules_dir).rules
+        rules = _active_rules(request).rules
     except RuleSetError as exc:
         return None, f"the active rule set cannot be read: {exc}"
     return next((r.motive for r in rules if r.id == rule_id), None), None
+
+
+def _active_rules(request: Request) -> RuleSet:
+    """The active rule set, parsed again only when a file of its folder changed (parsing and
+    validating it takes ~0.1 s: too long to repeat on every page an arbiter opens)."""
+    folder = PathType(request.app.state.settings.paths.rules_dir)
+    stamp = tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.glob("*.yaml")))
+    cached = getattr(request.app.state, "rules_cache", None)
+    if cached is not None and cached[0] == stamp:
+        return cast(RuleSet, cached[1])
+    rule_set = load_rule_set(folder)
+    request.app.state.rules_cache = (stamp, rule_set)
+    return rule_set
 
 
 class ActForm(BaseModel):

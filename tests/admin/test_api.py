@@ -263,3 +263,26 @@ def test_a_decision_shows_the_motive_the_policyholder_reads(
     with db_engine.begin() as connection:
         connection.execute(update(Decision).where(Decision.decision_id == did).values(reason_rule=None))
     assert "The policyholder reads" not in client.get(f"/decisions/{did}").text  # a manual decision
+
+
+def test_the_rule_set_behind_the_motive_is_parsed_again_only_when_a_file_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    from types import SimpleNamespace
+
+    from arbitration.api_pages import _active_rules
+    from config.settings import CONFIG_DIR
+
+    folder = tmp_path / "rules"
+    shutil.copytree(CONFIG_DIR / "rules", folder)
+    state = SimpleNamespace(settings=SimpleNamespace(paths=SimpleNamespace(rules_dir=folder)))
+    request = SimpleNamespace(app=SimpleNamespace(state=state))
+    first = _active_rules(request)  # type: ignore[arg-type]
+    assert _active_rules(request) is first  # type: ignore[arg-type]
+    edited = folder / "20-score.yaml"
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("severe deterioration", "sharp deterioration"),
+        encoding="utf-8",
+    )
+    again = _active_rules(request)  # type: ignore[arg-type]
+    assert again is not first
+    assert any(r.motive is not None and "sharp deterioration" in r.motive.en for r in again.rules)
