@@ -10,7 +10,7 @@ before it, the OECD category valid at it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -101,6 +101,12 @@ def _latest_payments(buyer_filter: str) -> str:
     )
 
 
+def _in_list(column: str, values: Iterable[object]) -> str:
+    """``column IN ('a', 'b')`` with each value quoted as SQL text (never matches when empty)."""
+    quoted = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) or "''"
+    return f"{column} IN ({quoted})"
+
+
 def _with_earlier(
     session: Session,
     tonight: pd.DataFrame,
@@ -111,11 +117,11 @@ def _with_earlier(
     """``tonight``'s rows, plus the latest earlier row of every buyer that has none tonight (read
     from the database, 500 buyers a query: usually few buyers, never a million rows)."""
     missing = buyers[~buyers.isin(tonight["buyer_id"])].unique()
-    parts = [tonight]
-    for start in range(0, len(missing), 500):
-        chunk = ", ".join("'" + str(b).replace("'", "''") + "'" for b in missing[start : start + 500])
-        parts.append(read_frame(session, query(f"buyer_id IN ({chunk})"), params))
-    found = [p for p in parts[1:] if not p.empty]
+    earlier = [
+        read_frame(session, query(_in_list("buyer_id", missing[start : start + 500])), params)
+        for start in range(0, len(missing), 500)
+    ]
+    found = [frame for frame in earlier if not frame.empty]
     return pd.concat([tonight, *found], ignore_index=True) if found else tonight
 
 
@@ -160,8 +166,8 @@ def read_tables(
     known: ScoringFrames | None = None,
 ) -> InputTables:
     """Read what arbitration needs at ``as_of`` (optionally for a few limits only). With
-    ``known`` (the score step's frames of the same date), buyers, accounts and scores come
-    from it instead of the database (see :func:`_from_scoring`)."""
+    ``known`` (the score step's frames of the same date), buyers, accounts, scores and payment
+    aggregates come from it instead of the database (see :func:`_from_scoring`)."""
     only = ""
     params: dict[str, object] = {"as_of": as_of}
     if limit_ids is not None:
@@ -176,15 +182,13 @@ def read_tables(
     )
     policy_filter = "1 = 1"
     if limit_ids is not None:
-        ids = ", ".join("'" + str(p).replace("'", "''") + "'" for p in limits["policy_id"].unique()) or "''"
-        policy_filter = f"policy_id IN ({ids})"
+        policy_filter = _in_list("policy_id", limits["policy_id"].unique())
     policies = read_frame(
         session, f"SELECT policy_id, {', '.join(POLICY_COLUMNS)} FROM policy WHERE {policy_filter}"
     )
     buyer_filter = "1 = 1"
     if limit_ids is not None:
-        ids = ", ".join("'" + str(b).replace("'", "''") + "'" for b in limits["buyer_id"].unique()) or "''"
-        buyer_filter = f"buyer_id IN ({ids})"
+        buyer_filter = _in_list("buyer_id", limits["buyer_id"].unique())
     if known is not None and known.as_of == as_of and limit_ids is None:
         buyers, financials, scores, payments = _from_scoring(session, known, params)
     else:
