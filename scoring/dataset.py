@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS
 from models.db import read_frame
+from models.payment_aggregate import PaymentAggregate
 from scoring.features import build_features
 
 HORIZON_MONTHS = 12
@@ -34,6 +35,10 @@ def snapshot_dates(as_of: date) -> list[date]:
     each one has a complete, already-published 12-month outcome window."""
     last = add_months(as_of, -HORIZON_MONTHS)
     return [add_months(last, -STEP_MONTHS * k) for k in reversed(range(SNAPSHOTS))]
+
+
+PAYMENT_COLUMNS = list(PaymentAggregate.__table__.columns.keys())
+"""Every column of ``payment_aggregate``, in table order."""
 
 
 @dataclass
@@ -92,35 +97,17 @@ def read_inputs(session: Session, *, as_of: date, payment_dates: list[date]) -> 
         marks = ", ".join(f":p{i}" for i in range(len(payment_dates)))
         payments = read_frame(
             session,
-            "SELECT buyer_id, as_of, invoices, amount_cents, days_beyond_terms, overdue_share, "
-            "overdue_declarations, dbt_trend_3m, dbt_trend_12m, reporting_policyholders "
-            f"FROM payment_aggregate WHERE as_of IN ({marks})",
+            f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payment_aggregate WHERE as_of IN ({marks})",
             {f"p{i}": d for i, d in enumerate(payment_dates)},
         )
     else:
-        payments = pd.DataFrame(columns=["buyer_id", "as_of", "amount_cents"])
+        payments = pd.DataFrame(columns=PAYMENT_COLUMNS)
     grades = read_frame(
         session,
         "SELECT country, valid_from, category FROM country_grade WHERE valid_from <= :d",
         {"d": as_of},
     )
-    return Inputs(buyers, financials, legal, _typed_payments(payments), grades)
-
-
-def _typed_payments(payments: pd.DataFrame) -> pd.DataFrame:
-    columns = [
-        "buyer_id",
-        "as_of",
-        "invoices",
-        "amount_cents",
-        "days_beyond_terms",
-        "overdue_share",
-        "overdue_declarations",
-        "dbt_trend_3m",
-        "dbt_trend_12m",
-        "reporting_policyholders",
-    ]
-    return payments.reindex(columns=columns)
+    return Inputs(buyers, financials, legal, payments, grades)
 
 
 def default_dates(legal_events: pd.DataFrame, *, known_at: date) -> pd.DataFrame:

@@ -168,7 +168,7 @@ def _financial_features(financials: pd.DataFrame, as_of: date) -> pd.DataFrame:
     out["operating_margin"] = _ratio(cur["operating_income_cents"], cur["revenue_cents"], -1.0, 1.0)
     out["return_on_assets"] = _ratio(cur["net_income_cents"], cur["total_assets_cents"], -1.0, 1.0)
     out["debt_ratio"] = _ratio(cur["total_debt_cents"], cur["total_assets_cents"], 0.0, 3.0)
-    prev_revenue = previous["revenue_cents"].astype("float64").reindex(out.index)
+    prev_revenue = _align(previous[["revenue_cents"]].astype("float64"), out.index)["revenue_cents"]
     out["revenue_growth"] = _ratio(cur["revenue_cents"] - prev_revenue, prev_revenue.abs(), -1.0, 3.0)
     out["log_revenue"] = np.log10(cur["revenue_cents"].clip(lower=0) / 100 + 1)
     out["log_total_assets"] = np.log10(cur["total_assets_cents"].clip(lower=0) / 100 + 1)

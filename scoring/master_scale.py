@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from scoring.errors import ScoringError
+from scoring.errors import ScoringError, read_yaml_list
 
 SP_LETTERS: tuple[str, ...] = (
     "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-", "BB+", "BB", "BB-",
@@ -54,22 +53,10 @@ class MasterScale:
             raise ScoringError(f"expected grades {self.grades[0]}..{self.grades[-1]}, found {bad}")
         return letters.rename("rating")
 
-    def midpoint_pd(self) -> pd.Series:
-        """A representative PD per grade (geometric middle of the band), for reports."""
-        lows = (0.0001, *self.upper_pd[:-1])
-        mids = [float(np.sqrt(max(lo, 1e-5) * hi)) for lo, hi in zip(lows, self.upper_pd, strict=True)]
-        return pd.Series([*mids, 1.0], index=list(self.grades), name="pd")
-
 
 def load_master_scale(path: Path) -> MasterScale:
     """Read and validate the YAML master scale (grades 1..n, known letters, increasing bounds)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScoringError(f"cannot read the master scale {path}: {exc.strerror}") from None
-    rows = raw.get("grades") if isinstance(raw, dict) else None
-    if not rows:
-        raise ScoringError(f"{path}: expected a 'grades' list, found {type(raw).__name__}")
+    raw, rows = read_yaml_list(path, "grades", "master scale")
     grades = tuple(int(r["grade"]) for r in rows)
     letters = tuple(str(r["letter"]) for r in rows)
     bounds = tuple(r.get("upper_pd") for r in rows)
@@ -87,16 +74,6 @@ def load_master_scale(path: Path) -> MasterScale:
     if any(a >= b for a, b in itertools.pairwise(upper_f)) or not upper_f[0] > 0:
         raise ScoringError(f"{path}: expected strictly increasing upper_pd, found {list(upper_f)}")
     return MasterScale(str(raw.get("version", "")), grades, letters, upper_f)
-
-
-def grade_of(pd_values: pd.Series, scale: MasterScale) -> pd.Series:
-    """Grade of each PD on ``scale``."""
-    return scale.grade_of(pd_values)
-
-
-def letter_of(grades: pd.Series, scale: MasterScale) -> pd.Series:
-    """Letter of each grade on ``scale``."""
-    return scale.letter_of(grades)
 
 
 def _rank(letters: pd.Series) -> pd.Series:

@@ -266,10 +266,6 @@ class VigieModel:
     reference: dict[str, Any] = field(default_factory=dict)
     missing_rate: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def feature_names(self) -> list[str]:
-        return self.spec.names
-
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Two columns (no default, default), as scikit-learn and ``mlflow.pyfunc`` expect."""
         return np.asarray(self.calibrated.predict_proba(X[self.spec.names]))

@@ -21,9 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from models.codes import COLLECTIVE_OPENINGS
 from models.db import bulk_insert, read_frame
 from scoring import registry
 from scoring.dataset import HORIZON_MONTHS, add_months, default_dates, label
+from scoring.master_scale import DEFAULT_GRADE
 from scoring.model import bin_shares
 
 EPS = 1e-4
@@ -166,14 +168,16 @@ def monitor(session: Session, *, as_of: date, settings: Settings, run_id: int) -
     if backtest_date is not None:
         scores = read_frame(
             session,
-            "SELECT buyer_id, pd_12m, grade FROM score WHERE role = 'champion' AND as_of = :d AND grade < 10",
-            {"d": backtest_date},
+            "SELECT buyer_id, pd_12m, grade FROM score WHERE role = 'champion' AND as_of = :d "
+            "AND grade < :default_grade",
+            {"d": backtest_date, "default_grade": DEFAULT_GRADE},
         )
+        openings = {f"e{i}": str(kind) for i, kind in enumerate(sorted(COLLECTIVE_OPENINGS))}
         events = read_frame(
             session,
             "SELECT buyer_id, event_type, event_date, publication_date, cancelled FROM legal_event "
-            "WHERE publication_date <= :d",
-            {"d": as_of},
+            f"WHERE publication_date <= :d AND event_type IN ({', '.join(':' + k for k in openings)})",
+            {"d": as_of, **openings},
         )
         target = label(
             pd.Index(scores["buyer_id"]), default_dates(events, known_at=as_of), start=backtest_date
@@ -214,7 +218,6 @@ def monitor(session: Session, *, as_of: date, settings: Settings, run_id: int) -
     )
     session.execute(text("DELETE FROM monitoring_metric WHERE run_id = :r"), {"r": run_id})
     frame = pd.DataFrame(rows).assign(run_id=run_id)
-    frame["value"] = frame["value"].astype(object).where(frame["value"].notna(), None)
     bulk_insert(session, "monitoring_metric", frame, ["run_id", "metric", "subject", "value", "status"])
 
     psi_rows = [r for r in rows if r["metric"] == "psi"]

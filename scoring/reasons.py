@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from scoring.errors import ScoringError
+from scoring.errors import ScoringError, read_yaml_list
 
 MAX_GRID = 16
 MAX_CATEGORIES = 40
@@ -35,13 +34,7 @@ class ReasonCode:
 
 def load_reason_codes(path: Path) -> dict[str, ReasonCode]:
     """Feature name -> its stable reason code (YAML with fr/en labels)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScoringError(f"cannot read the reason codes {path}: {exc.strerror}") from None
-    rows = raw.get("codes") if isinstance(raw, dict) else None
-    if not rows:
-        raise ScoringError(f"{path}: expected a 'codes' list")
+    _, rows = read_yaml_list(path, "codes", "reason codes")
     out: dict[str, ReasonCode] = {}
     seen: set[str] = set()
     for row in rows:

@@ -151,7 +151,6 @@ def _write(session: Session, scores: pd.DataFrame, *, as_of: date, role: str, ru
     # in primary-key order (buyer_id first): each insert lands next to the previous one in the
     # key's b-tree; a million scores are written in 4.3 s instead of 6.8 s in buyer-table order
     frame = scores.assign(as_of=as_of, role=role, run_id=run_id).sort_values("buyer_id", kind="stable")
-    frame["run_id"] = frame["run_id"].astype(object).where(frame["run_id"].notna(), None)
     return bulk_insert(session, "score", frame, SCORE_COLUMNS)
 
 

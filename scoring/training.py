@@ -27,7 +27,7 @@ from scoring.dataset import read_inputs, sample_buyers, snapshot_dates, training
 from scoring.errors import ScoringError
 from scoring.features import BUYER_FEATURES
 from scoring.master_scale import MasterScale, load_master_scale
-from scoring.model import finish, metrics, select
+from scoring.model import finish, select
 
 MIN_DEFAULTS = 20
 MIN_VALID_DEFAULTS = 10
@@ -216,4 +216,4 @@ def train_and_register(session: Session, *, as_of: date, settings: Settings) -> 
     )
 
 
-__all__ = ["TrainingReport", "calibration_table", "metrics", "train_and_register"]
+__all__ = ["TrainingReport", "calibration_table", "train_and_register"]

@@ -35,17 +35,10 @@ from datetime import date
 import pandas as pd
 import polars as pl
 
-OUTPUT_COLUMNS = [
-    "buyer_id",
-    "invoices",
-    "amount_cents",
-    "days_beyond_terms",
-    "overdue_share",
-    "overdue_declarations",
-    "dbt_trend_3m",
-    "dbt_trend_12m",
-    "reporting_policyholders",
-]
+from models.payment_aggregate import PaymentAggregate
+
+OUTPUT_COLUMNS = [c.name for c in PaymentAggregate.__table__.columns if c.name != "as_of"]
+"""The ``payment_aggregate`` columns this module computes (the date is the caller's)."""
 
 DECLARATION_DAYS = 60
 """Days beyond terms after which an overdue declaration can have been made (the threshold of

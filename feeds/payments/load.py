@@ -44,12 +44,7 @@ def refresh_aggregates(session: Session, *, store_dir: Path, as_of: date) -> int
     are replaced, so running it twice gives the same table. Returns the rows written."""
     frame = aggregate(scan_history(store_dir), as_of=as_of)
     session.execute(delete(PaymentAggregate).where(PaymentAggregate.as_of == as_of))
-    frame = frame.assign(as_of=pd.Series([as_of] * len(frame), dtype="object"))
-    frame["dbt_trend_3m"] = frame["dbt_trend_3m"].astype("object").where(frame["dbt_trend_3m"].notna(), None)
-    frame["dbt_trend_12m"] = (
-        frame["dbt_trend_12m"].astype("object").where(frame["dbt_trend_12m"].notna(), None)
-    )
-    # written in key order: each insert lands next to the previous one in the primary-key
-    # b-tree (a million rows: ~35 % faster than in the aggregation's arbitrary order)
-    frame = frame.sort_values("buyer_id", kind="stable")
+    # rows come sorted by buyer: written in primary-key order (see ``aggregate``); missing
+    # values become NULL in the bulk writer
+    frame = frame.assign(as_of=as_of)
     return bulk_insert(session, "payment_aggregate", frame, [*OUTPUT_COLUMNS, "as_of"])
