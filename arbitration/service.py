@@ -24,7 +24,7 @@ from arbitration.rules import load_rule_set
 from config.settings import Settings
 from models.base import utcnow
 from models.codes import DecisionStatus
-from models.db import DatabaseError, bulk_insert, frame_rows, read_frame
+from models.db import bulk_insert, executemany, frame_rows, placeholder, read_frame
 
 if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
     from scoring.service import ScoringFrames
@@ -92,22 +92,6 @@ class ArbitrationSummary:
         return data
 
 
-def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
-    raw = session.connection().connection.dbapi_connection
-    if raw is None:
-        raise DatabaseError("the session has no live database connection")
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(sql.replace("?", mark), rows)
-    except Exception as exc:  # the DBAPI error type differs per driver
-        raise DatabaseError(f"bulk update of credit_limit failed: {exc}") from exc
-    finally:
-        cursor.close()
-
-
 def _where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``values`` where ``mask``, None elsewhere (an object column the DBAPI writes as NULL)."""
     out = np.full(len(mask), None, dtype=object)
@@ -171,12 +155,14 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
             "limit_id": applied["limit_id"].to_numpy(),
         }
     )
-    _executemany(
+    mark = placeholder(session)
+    executemany(
         session,
-        "UPDATE credit_limit SET granted_cents = ?, status = ?, effective_date = ?, updated_at = ?, "
-        "requested_cents = NULL, request_type = NULL, request_date = NULL, version = version + 1 "
-        "WHERE limit_id = ?",
+        f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
+        f"updated_at = {mark}, requested_cents = NULL, request_type = NULL, request_date = NULL, "
+        f"version = version + 1 WHERE limit_id = {mark}",
         frame_rows(frame, list(frame.columns)),
+        "credit_limit",
     )
     return len(frame)
 

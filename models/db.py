@@ -150,11 +150,12 @@ def frame_rows(
     return list(zip(*values, strict=True))
 
 
-def _placeholder(session: Session) -> str:
+def placeholder(session: Session) -> str:
+    """The DBAPI parameter mark of the session's driver (``?`` for SQLite, ``%s`` for psycopg)."""
     return "?" if session.connection().dialect.name == "sqlite" else "%s"
 
 
-def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:
+def executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:
     """Run ``sql`` for every row on the session's own DBAPI connection (same transaction)."""
     raw = session.connection().connection.dbapi_connection
     if raw is None:
@@ -196,9 +197,9 @@ def bulk_insert(session: Session, table: str, frame: pd.DataFrame, columns: Sequ
     if session.connection().dialect.name == "postgresql":
         _copy(session, table, columns, rows)
         return len(rows)
-    marks = ", ".join([_placeholder(session)] * len(columns))
+    marks = ", ".join([placeholder(session)] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-    return _executemany(session, sql, rows, table)
+    return executemany(session, sql, rows, table)
 
 
 def bulk_upsert(
@@ -230,8 +231,8 @@ def bulk_upsert(
         finally:
             session.execute(text(f"DROP TABLE IF EXISTS {stage}"))
         return len(rows)
-    marks = ", ".join([_placeholder(session)] * len(columns))
-    return _executemany(session, f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows, table)
+    marks = ", ".join([placeholder(session)] * len(columns))
+    return executemany(session, f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows, table)
 
 
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}"

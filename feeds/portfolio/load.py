@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from feeds.common import FeedFileError, FileReport, ParseResult, ingest_file
 from feeds.payments.frames import read_text_table, rejected_to_pandas
 from feeds.portfolio.parse import ENTITIES, Entity, Known, validate
 from models.credit_limit import CreditLimit
+from models.db import executemany, placeholder
 from models.policy import Policy
 from models.policyholder import Policyholder
 
@@ -57,25 +57,17 @@ def known_rows(session: Session, entity: Entity) -> Known:
 
 
 def _marks(session: Session, count: int) -> str:
-    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
-    return ", ".join([mark] * count)
+    return ", ".join([placeholder(session)] * count)
 
 
-def _execute_many(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> int:
-    """One statement for all rows, in the caller's transaction (DBAPI executemany)."""
-    if rows:
-        session.connection().exec_driver_sql(sql, rows)
-    return len(rows)
-
-
-def _upsert(session: Session, table: str, frame: pl.DataFrame, key: list[str], *, when: str = "") -> int:
+def _upsert(session: Session, table: str, frame: pl.DataFrame, key: list[str]) -> int:
     columns = frame.columns
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(session, len(columns))}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}{when}"
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
-    return _execute_many(session, sql, frame.rows())
+    return executemany(session, sql, frame.rows(), table)
 
 
 def write(session: Session, entity: Entity, rows: pl.DataFrame) -> dict[str, int]:
@@ -107,7 +99,7 @@ def write(session: Session, entity: Entity, rows: pl.DataFrame) -> dict[str, int
             "status = excluded.status, version = credit_limit.version + 1, updated_at = excluded.updated_at "
             "WHERE credit_limit.effective_date IS NULL OR credit_limit.effective_date <= excluded.effective_date"
         )
-        return {"written": _execute_many(session, sql, rows.rows())}
+        return {"written": executemany(session, sql, rows.rows(), "credit_limit")}
     if entity.name == "requests":
         rows = rows.with_columns(
             pl.lit(0, dtype=pl.Int64).alias("granted_cents"),
@@ -125,9 +117,9 @@ def write(session: Session, entity: Entity, rows: pl.DataFrame) -> dict[str, int
             "updated_at = excluded.updated_at "
             "WHERE credit_limit.request_date IS NULL OR credit_limit.request_date <= excluded.request_date"
         )
-        return {"written": _execute_many(session, sql, rows.rows())}
+        return {"written": executemany(session, sql, rows.rows(), "credit_limit")}
     # outstanding: only existing limits (checked by the parse), newest declaration wins
-    mark = "?" if session.connection().dialect.name == "sqlite" else "%s"
+    mark = placeholder(session)
     sql = (
         f"UPDATE credit_limit SET outstanding_cents = {mark}, outstanding_date = {mark}, "
         f"version = version + 1, updated_at = {mark} "
@@ -142,7 +134,7 @@ def write(session: Session, entity: Entity, rows: pl.DataFrame) -> dict[str, int
         "buyer_id",
         pl.col("outstanding_date").alias("_not_older_than"),
     ).rows()
-    return {"written": _execute_many(session, sql, params)}
+    return {"written": executemany(session, sql, params, "credit_limit")}
 
 
 def ingest(session: Session, path: Path) -> FileReport:
