@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arbitration import review, review_limits, review_queries
 from arbitration.api_security import api_user, uow
-from arbitration.users import Principal
+from arbitration.users import DESK_PATTERN, Principal
 
 MAX_ID = 2**31 - 1
 SAFE_TEXT = r"^[^\x00]*$"
-DESK = r"^[A-Za-z0-9_.:-]{1,40}$"
+DESK = rf"^{DESK_PATTERN}$"
 BUYER_ID = r"^[A-Za-z0-9_-]{1,32}$"
 
 router = APIRouter(prefix="/api", tags=["api"])

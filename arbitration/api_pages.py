@@ -8,7 +8,6 @@ services as the JSON API, render a template. Form bodies are pydantic models wit
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path as PathType
 from typing import Annotated, Any, Literal, cast
@@ -23,7 +22,7 @@ from arbitration.api_security import csrf_token, page_user, uow, verify_csrf
 from arbitration.api_svg import pd_history_svg
 from arbitration.rules import RuleSet, RuleSetError, load_rule_set
 from arbitration.rules.schema import Motive
-from arbitration.users import InvalidInputError, Principal
+from arbitration.users import DESK_PATTERN, InvalidInputError, Principal
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[Principal, Depends(page_user)]
@@ -44,7 +43,7 @@ def home() -> Response:
 def queue_page(
     request: Request,
     user: User,
-    desk: Annotated[str | None, Query(pattern=r"^(|[A-Za-z0-9_.:-]{1,40})$")] = None,
+    desk: Annotated[str | None, Query(pattern=rf"^(|{DESK_PATTERN})$")] = None,
     status: review_queries.StatusFilter = "referred",
     decision_type: Annotated[str, Query(pattern=r"^\d{0,2}$")] = "",
     sort: review_queries.SortKey = "-authority",
@@ -69,34 +68,22 @@ def queue_page(
     )
 
 
-def _as_text(value: Any) -> str:
-    """Render the explanation object (dataclass, pydantic or plain) as indented JSON text."""
-    if hasattr(value, "model_dump"):
-        value = value.model_dump()
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
-
-
 def _live_trace(request: Request, session: Any, decision: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Re-run the engine on the one limit (same code as the batch). Imported lazily: the
-    explanation module belongs to the arbitration engine and the dossier works without it."""
-    try:
-        from arbitration import explain
-    except ModuleNotFoundError as exc:
-        if exc.name != "arbitration.explain":
-            raise
-        return None, "the live rule trace is not available in this installation (arbitration.explain missing)"
+    """Re-run the engine on the one limit (same code as the batch), with the cached rule set.
+    Imported when used: the engine is not needed to start the admin server."""
+    from arbitration import explain
+
     try:
         found = explain.explain_limit(
             session,
             limit_id=decision["limit_id"],
             as_of=decision["business_date"],
             settings=request.app.state.settings,
+            rule_set=_active_rules(request),
         )
     except explain.LimitNotFoundError as exc:
         return None, f"no live trace: {exc}"
-    return _as_text(found), None
+    return json.dumps(found.as_dict(), indent=2, default=str, ensure_ascii=False), None
 
 
 @router.get("/buyers/{buyer_id}")

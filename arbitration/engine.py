@@ -31,9 +31,6 @@ from arbitration.tracing import annotate, build_trace
 from models.codes import ReasonCode, RequestType
 from models.codes import ResponseType as RT
 
-NO_SCORE_RULE = "no-score"
-"""Built-in referral: a buyer without a champion score is never silently kept."""
-
 OUTPUT_COLUMNS = (
     "limit_id",
     "policy_id",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from arbitration.engine import evaluate
 from arbitration.inputs import load_frame
 from arbitration.params import load_params
-from arbitration.rules import load_rule_set
+from arbitration.rules import RuleSet, load_rule_set
 from config.settings import Settings
 from models.codes import ReasonCode, ResponseType
 
@@ -84,9 +84,12 @@ def _observed(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def explain_limit(session: Session, *, limit_id: int, as_of: date, settings: Settings) -> Explanation:
-    """The full, rule-by-rule explanation of what the engine proposes for one limit at ``as_of``."""
-    rule_set = load_rule_set(settings.paths.rules_dir)
+def explain_limit(
+    session: Session, *, limit_id: int, as_of: date, settings: Settings, rule_set: RuleSet | None = None
+) -> Explanation:
+    """The full, rule-by-rule explanation of what the engine proposes for one limit at ``as_of``
+    (with ``rule_set``, or the active one read from ``settings``)."""
+    rule_set = rule_set if rule_set is not None else load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     frame = load_frame(session, as_of=as_of, limit_ids=[limit_id])
     if frame.empty:

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from arbitration.rules.loader import value_at
+
 
 class ParamsError(Exception):
     """The arbitration parameter file is missing or invalid; the message names the field."""
@@ -26,12 +28,12 @@ class DatedValue(BaseModel):
     values: dict[date, float] = Field(min_length=1)
 
     def at(self, as_of: date, name: str = "value") -> float:
-        dates = [d for d in self.values if d <= as_of]
-        if not dates:
+        found = value_at(self.values, as_of)
+        if found is None:
             raise ParamsError(
                 f"{name}: expected a value in force at {as_of}, found the first from {min(self.values)}"
             )
-        return self.values[max(dates)]
+        return found
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,6 @@ CATEGORY_COLUMNS = (
     "procedure",
     "territory",
 )
-DATE_COLUMNS = ("limit_effective_date", "creation_date", "last_accounts_date")
 BOOL_COLUMNS = ("oal_option", "radiated", "open_referral")
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from arbitration.users import (
     Principal,
 )
 from models.audit_log import AuditLog
+from models.base import utcnow
 from models.codes import DecisionStatus, RequestType, ResponseType
 from models.credit_limit import CreditLimit
 from models.decision import Decision
@@ -93,10 +94,6 @@ def check_amount(amount_cents: int, *, ceiling: int) -> None:
         )
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def snapshot(row: Decision | CreditLimit | ReviewTask, fields: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in fields:
@@ -123,7 +120,7 @@ def audit(
 ) -> None:
     session.add(
         AuditLog(
-            at=utc_now(),
+            at=utcnow(),
             actor=actor.username,
             action=action,
             entity=entity,
@@ -212,7 +209,7 @@ def _finalize(
     seen_version: int,
     action: str,
 ) -> ActResult:
-    now = utc_now()
+    now = utcnow()
     before_d = snapshot(decision, DECISION_FIELDS)
     before_l = snapshot(limit, LIMIT_FIELDS)
     explanation = f"{decision.explanation or ''}\n[{actor.username} {status.value}] {comment}".strip()

@@ -23,9 +23,9 @@ from arbitration.review import (
     limit_status,
     require_writer,
     snapshot,
-    utc_now,
 )
 from arbitration.users import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, Principal
+from models.base import utcnow
 from models.codes import DecisionStatus, ReasonCode
 from models.credit_limit import CreditLimit
 from models.decision import Decision
@@ -89,7 +89,7 @@ def change_limit(
             f"limit {limit_id} already has decision {existing} for {business_date.isoformat()}: act on it instead"
         )
     before = snapshot(limit, LIMIT_FIELDS)
-    now = utc_now()
+    now = utcnow()
     guarded_update(
         session,
         CreditLimit,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -22,24 +22,13 @@ import pyarrow.compute as pc
 
 from arbitration.prepare import Prepared
 from arbitration.rules import RuleSet
-from arbitration.rules.operators import SYMBOLS, apply
-from arbitration.rules.schema import AllOf, AnyOf, Condition, Leaf, NotOf, Rule
+from arbitration.rules.operators import SYMBOLS
+from arbitration.rules.schema import AllOf, AnyOf, Condition, Leaf, NotOf, Rule, leaves
 from arbitration.rules.variables import VARIABLES
 
+NO_SCORE_RULE = "no-score"
+"""Built-in referral: a buyer without a champion score is never silently kept."""
 NO_SCORE_TEXT = "no-score: the buyer has no champion score; an arbiter must decide (never kept silently)"
-
-
-def leaves(condition: Condition) -> Iterator[Leaf]:
-    if isinstance(condition, Leaf):
-        yield condition
-    elif isinstance(condition, AllOf):
-        for child in condition.all:
-            yield from leaves(child)
-    elif isinstance(condition, AnyOf):
-        for child in condition.any:
-            yield from leaves(child)
-    elif isinstance(condition, NotOf):
-        yield from leaves(condition.not_)
 
 
 def rule_variables(rule: Rule) -> list[str]:
@@ -151,7 +140,7 @@ def annotate(
     patterns, inverse = _patterns([hit[rows] for hit in fired] + [no_score[rows]])
     ids_text, explain_text = [], []
     for on in patterns:
-        names = [rules[i].id if i < len(rules) else "no-score" for i in on]
+        names = [rules[i].id if i < len(rules) else NO_SCORE_RULE for i in on]
         texts = [f"{rules[i].id}: {rules[i].description}" if i < len(rules) else NO_SCORE_TEXT for i in on]
         ids_text.append(json.dumps(names, separators=(",", ":")))
         explain_text.append("; ".join(texts))
@@ -243,10 +232,10 @@ def build_trace(
             )
         if no_score[row]:
             entries.append(
-                {"rule": "no-score", "description": NO_SCORE_TEXT, "fired": True, "action": "refer"}
+                {"rule": NO_SCORE_RULE, "description": NO_SCORE_TEXT, "fired": True, "action": "refer"}
             )
         traces.append(entries)
     return traces
 
 
-__all__ = ["annotate", "apply", "build_trace", "leaves", "rule_variables"]
+__all__ = ["annotate", "build_trace", "rule_variables"]

@@ -27,7 +27,9 @@ from models.codes import Role
 ALL_DESKS = "*"
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-_DESK = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+DESK_PATTERN = r"[A-Za-z0-9_.:-]{1,40}"
+"""What a desk code may be made of (users, API parameters and page filters share it)."""
+_DESK = re.compile(rf"^{DESK_PATTERN}$")
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 _DUMMY_HASH = _HASHER.hash("vigie-timing-equaliser")
 
@@ -74,10 +76,6 @@ class Principal:
     def can_write(self) -> bool:
         """Function-level rule: risk managers read everything in scope and change nothing."""
         return self.role is not Role.RISK_MANAGER
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
 
     def covers(self, desk: str | None) -> bool:
         """Object-level rule: a desk-less object is visible only to all-desk users."""

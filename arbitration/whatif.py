@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,10 @@ def _summarise(result: pd.DataFrame) -> tuple[dict[str, int], dict[str, dict[str
         _type_name(k): v for k, v in zip(values.index.astype(int).tolist(), values.tolist(), strict=True)
     }
     removed = (decided["previous_cents"] - decided["proposed_cents"]).clip(lower=0)
-    grade = decided["grade"].map(lambda g: "none" if pd.isna(g) else str(int(g)))
+    # the grade as text, through its few distinct values rather than once per decided limit
+    codes, grades = pd.factorize(decided["grade"], use_na_sentinel=False)
+    labels = np.array(["none" if pd.isna(g) else str(int(g)) for g in grades], dtype=object)
+    grade = pd.Series(labels[codes] if len(codes) else [], index=decided.index, dtype=object)
     by: dict[str, dict[str, int]] = {}
     for name, key in (
         ("desk", decided["desk"]),

@@ -19,7 +19,18 @@ import yaml
 from pydantic import ValidationError
 
 from arbitration.rules.operators import OPERATORS
-from arbitration.rules.schema import Action, AllOf, AnyOf, Condition, Desk, Leaf, NotOf, Rule, RuleFile
+from arbitration.rules.schema import (
+    Action,
+    AllOf,
+    AnyOf,
+    Condition,
+    Desk,
+    Leaf,
+    NotOf,
+    Rule,
+    RuleFile,
+    leaves,
+)
 from arbitration.rules.variables import VARIABLES
 from models.codes import ReasonCode, ResponseType
 
@@ -200,19 +211,10 @@ def _desk_values(
 ) -> Iterator[tuple[str, int, str]]:
     """Desk names a rule compares ``desk`` with, with the rule's line (checked once all desks are known)."""
     line = _locate(lines, (*where, "when"))[0]
-    stack: list[Condition] = [rule.when]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Leaf):
-            if node.var == "desk" and node.value is not None:
-                for value in node.value if isinstance(node.value, list) else [node.value]:
-                    yield name, line, str(value)
-        elif isinstance(node, AllOf):
-            stack.extend(node.all)
-        elif isinstance(node, AnyOf):
-            stack.extend(node.any)
-        elif isinstance(node, NotOf):
-            stack.append(node.not_)
+    for node in leaves(rule.when):
+        if node.var == "desk" and node.value is not None:
+            for value in node.value if isinstance(node.value, list) else [node.value]:
+                yield name, line, str(value)
 
 
 def _parse_file(path: Path, name: str) -> tuple[RuleFile | None, dict[Path_, int], list[str]]:

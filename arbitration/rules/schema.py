@@ -9,6 +9,7 @@ Structure is checked here; names, types and references by :mod:`arbitration.rule
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -63,6 +64,21 @@ Condition = Annotated[
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 NotOf.model_rebuild()
+
+
+def leaves(condition: Condition) -> Iterator[Leaf]:
+    """Every test of a condition tree, in tree order."""
+    if isinstance(condition, Leaf):
+        yield condition
+    elif isinstance(condition, AllOf):
+        for child in condition.all:
+            yield from leaves(child)
+    elif isinstance(condition, AnyOf):
+        for child in condition.any:
+            yield from leaves(child)
+    elif isinstance(condition, NotOf):
+        yield from leaves(condition.not_)
+
 
 ActionKind = Literal["cap", "factor", "cancel", "refuse", "refer", "keep"]
 

@@ -85,5 +85,3 @@ VARIABLES: dict[str, Variable] = {
     )
 }
 """Every variable a rule may name, by name."""
-
-STRING_VARIABLES = tuple(v.column for v in VARIABLES.values() if v.kind == "string")
