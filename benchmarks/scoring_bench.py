@@ -151,7 +151,7 @@ def oracle(buyers: int, workdir: Path) -> None:
     start = time.perf_counter()
     feeds = generate(workdir / "drop", buyers=buyers, seed=7, business_date=business, history_years=5)
     with unit_of_work(sessions) as session:
-        ingest_folder(session, workdir / "drop", store_dir=settings.history_dir / "payments")
+        ingest_folder(session, workdir / "drop", store_dir=settings.payments_store_dir)
     print(f"oracle: generated and ingested {buyers:,} buyers in {time.perf_counter() - start:.1f} s")
     train_as_of = add_months(business, -12)
     with unit_of_work(sessions) as session:
@@ -163,7 +163,7 @@ def oracle(buyers: int, workdir: Path) -> None:
     truth["as_of"] = pd.to_datetime(truth["as_of"]).dt.date
     test_date = sorted(d for d in truth["as_of"].unique() if d <= train_as_of)[-1]
     with unit_of_work(sessions) as session:
-        refresh_aggregates(session, store_dir=settings.history_dir / "payments", as_of=test_date)
+        refresh_aggregates(session, store_dir=settings.payments_store_dir, as_of=test_date)
         features = night_features(session, as_of=test_date)
     champion = registry.load(settings, "champion")
     sample = truth[(truth["as_of"] == test_date) & ~truth["in_default"] & truth["default_within_12m"].notna()]

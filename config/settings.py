@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         """Bulk history kept as Parquet (feature frames, full score history, raw payments)."""
         return self.workdir / "history"
 
+    @property
+    def payments_store_dir(self) -> Path:
+        """The payment history (one Parquet store of invoices, merged at each ingest)."""
+        return self.history_dir / "payments"
+
 
 def _describe(error: ValidationError) -> str:
     lines = []

@@ -87,7 +87,7 @@ def ingest(
     if source not in (*SOURCES, FOLDER):
         raise typer.BadParameter(f"expected one of {', '.join((*SOURCES, FOLDER))}, found {source!r}")
     sessions = STATE.ready_sessions()
-    store_dir = STATE.settings.history_dir / "payments"
+    store_dir = STATE.settings.payments_store_dir
     targets = _targets(source, paths)
     reports: list[FileReport] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

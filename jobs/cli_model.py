@@ -7,7 +7,6 @@ recomputes them from the raw payment history before the training set is built.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     from scoring.training import TrainingReport
 
 from config.settings import Settings
-from jobs.cli_support import EXIT_MODEL, STATE, console, register_error
+from jobs.cli_support import EXIT_MODEL, STATE, console, parse_date, register_error
 from models.db import unit_of_work
 from scoring.dataset import snapshot_dates
 from scoring.errors import ScoringError
@@ -31,14 +30,10 @@ model_app = typer.Typer(
 )
 
 
-def payments_store(settings: Settings) -> Path:
-    return settings.history_dir / "payments"
-
-
 def prepare_snapshots(session: Session, settings: Settings, as_of: date) -> dict[date, int]:
     """Recompute ``payment_aggregate`` at every training snapshot of ``as_of`` from the raw
     payment history (idempotent: each date's rows are replaced). Returns rows per date."""
-    store = payments_store(settings)
+    store = settings.payments_store_dir
     from feeds.payments.load import refresh_aggregates  # polars: loaded when training
 
     return {snap: refresh_aggregates(session, store_dir=store, as_of=snap) for snap in snapshot_dates(as_of)}
@@ -85,7 +80,7 @@ def train(
     """Build the point-in-time training set (quarterly snapshots over the two years ending 12
     months before --as-of), compare gradient boosting and a logistic scorecard, keep the better,
     log everything to MLflow and register a new version. The first version becomes champion."""
-    day = _date(as_of)
+    day = parse_date(as_of)
     settings = STATE.settings
     sessions = STATE.ready_sessions()
     with unit_of_work(sessions) as session:
@@ -127,13 +122,6 @@ def list_models() -> None:
     for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     console.print(table)
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, found {value!r}") from None
 
 
 def register(app: typer.Typer) -> None:

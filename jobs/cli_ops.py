@@ -13,20 +13,13 @@ from rich.table import Table
 from sqlalchemy import select
 
 from config.settings import load_settings
-from jobs.cli_support import EXIT_RUN_FAILED, STATE, console, register_error
+from jobs.cli_support import EXIT_RUN_FAILED, STATE, console, parse_date, register_error
 from jobs.nightly import STEP_NAMES, RunFailed, run_night
 from jobs.run_lock import RunLocked
 from models.run import Run, RunStep
 
 register_error(RunFailed, EXIT_RUN_FAILED)
 register_error(RunLocked, EXIT_RUN_FAILED)
-
-
-def _parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, found {value!r}") from None
 
 
 def _use_workdir(workdir: Path | None) -> None:
@@ -53,7 +46,7 @@ def demo(
     from jobs.demo import print_summary, run_demo
 
     _use_workdir(workdir)
-    business_date = _parse_date(as_of) if as_of else date.today()
+    business_date = parse_date(as_of) if as_of else date.today()
     summary = run_demo(STATE.settings, buyers=buyers, seed=seed, as_of=business_date, say=console.print)
     print_summary(summary, console)
 
@@ -75,7 +68,7 @@ def nightly(
     5 when a step failed (see `vigie runs`)."""
     if stop_after is not None and stop_after not in STEP_NAMES:
         raise typer.BadParameter(f"expected one of {', '.join(STEP_NAMES)}, found {stop_after!r}")
-    business_date = _parse_date(as_of)
+    business_date = parse_date(as_of)
     STATE.ready_sessions()
     result = run_night(
         STATE.engine,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -12,7 +11,7 @@ from arbitration.explain import LimitNotFoundError, explain_limit
 from arbitration.params import ParamsError
 from arbitration.rules import RuleSetError, load_rule_set
 from arbitration.whatif import simulate
-from jobs.cli_support import EXIT_BAD_INPUT, EXIT_CONFIG, STATE, console, register_error
+from jobs.cli_support import EXIT_BAD_INPUT, EXIT_CONFIG, STATE, console, parse_date, register_error
 
 rules_app = typer.Typer(
     help="Check, simulate and explain the arbitration rule sets (YAML files in config/rules/).",
@@ -22,13 +21,6 @@ rules_app = typer.Typer(
 register_error(RuleSetError, EXIT_BAD_INPUT)
 register_error(LimitNotFoundError, EXIT_BAD_INPUT)
 register_error(ParamsError, EXIT_CONFIG)
-
-
-def _as_of(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, found {value!r}") from None
 
 
 @rules_app.command("check")
@@ -55,7 +47,7 @@ def simulate_command(
 ) -> None:
     """Run a candidate rule set against the current portfolio beside the active one, writing
     nothing: decisions per type, exposure removed by desk / country / grade, policyholders."""
-    business_date = _as_of(as_of)
+    business_date = parse_date(as_of)
     with STATE.ready_sessions()() as session:
         impact = simulate(session, candidate_dir=candidate, as_of=business_date, settings=STATE.settings)
         session.rollback()
@@ -81,7 +73,9 @@ def explain_command(
 ) -> None:
     """Explain, rule by rule, what the engine proposes for one limit (the arbiter's view)."""
     with STATE.ready_sessions()() as session:
-        explanation = explain_limit(session, limit_id=limit_id, as_of=_as_of(as_of), settings=STATE.settings)
+        explanation = explain_limit(
+            session, limit_id=limit_id, as_of=parse_date(as_of), settings=STATE.settings
+        )
         session.rollback()
     if as_json:
         typer.echo(json.dumps(explanation.as_dict(), indent=2, default=str))

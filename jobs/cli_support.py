@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from typing import NoReturn
 
@@ -135,3 +136,11 @@ def run_app(app: Callable[..., object], argv: list[str] | None = None) -> NoRetu
         err_console.print(f"error: {exc}", markup=False)
         sys.exit(code if code is not None else EXIT_RUN_FAILED)
     sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+def parse_date(value: str) -> date:
+    """A ``YYYY-MM-DD`` command-line value; anything else is a usage error that says so."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date YYYY-MM-DD, found {value!r}") from None

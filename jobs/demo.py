@@ -73,7 +73,7 @@ def run_demo(
         summary.limits = int(getattr(generated, "counts", {}).get("limits", 0))
     say("ingesting the feed files (history load)")
     with sessions.begin() as session:
-        ingest_folder(session, drop, store_dir=settings.history_dir / "payments")
+        ingest_folder(session, drop, store_dir=settings.payments_store_dir)
     version = alias_version(settings, "champion")
     if version is None:
         say("training a default-probability model and registering it in MLflow")

@@ -42,7 +42,7 @@ def ingest(ctx: NightContext) -> dict[str, Any]:
     """Ingest the drop folder ``<feeds_dir>/<business date>``; a missing folder or source is
     recorded as ``missing_feeds`` and the night continues on the last data received."""
     folder = ctx.settings.feeds_dir / ctx.as_of.isoformat()
-    store = ctx.settings.history_dir / "payments"
+    store = ctx.settings.payments_store_dir
     counts: dict[str, Any] = {"folder": str(folder)}
     if folder.is_dir():
         present = {source for source, _ in discover(folder)}

@@ -110,7 +110,8 @@ def message_id_for(sender: str) -> str:
     return make_msgid(domain=domain)
 
 
-def _one_line(value: str) -> str:
+def one_line(value: object) -> str:
+    """Text on one line: a value carrying CR/LF can break neither a header nor a layout."""
     return " ".join(str(value).split())
 
 
@@ -229,7 +230,7 @@ ever contain it (a feed value cannot close a part early)."""
 @lru_cache(maxsize=4096)
 def _header(name: str, value: str) -> Any:
     """A parsed (validated) header object, shared between messages for constant values."""
-    return POLICY.header_factory(name, _one_line(value))
+    return POLICY.header_factory(name, one_line(value))
 
 
 def _part(content_type: str, body: str) -> EmailMessage:
@@ -259,11 +260,11 @@ def build_message(
     values are also folded to one line first, so a stray line break in a setting is harmless."""
     msg = EmailMessage(policy=POLICY)
     msg["From"] = _header("From", sender)
-    msg["To"] = ", ".join(_one_line(r) for r in recipients)
+    msg["To"] = ", ".join(one_line(r) for r in recipients)
     msg["Reply-To"] = _header("Reply-To", reply_to)
     msg["Subject"] = _header("Subject", subject)
     msg["Date"] = _header("Date", formatdate(usegmt=True))  # shared by the messages of one second
-    msg["Message-ID"] = _one_line(message_id)
+    msg["Message-ID"] = one_line(message_id)
     msg["MIME-Version"] = _header("MIME-Version", "1.0")
     msg["Content-Type"] = _header("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"')
     msg.set_payload([_part('text/plain; charset="utf-8"', text), _part('text/html; charset="utf-8"', html)])

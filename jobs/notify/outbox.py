@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from arbitration.rules import load_rule_set
 from arbitration.rules.schema import Motive
 from config.settings import Settings
-from jobs.notify.compose import language_of, message_id_for, parse_recipients, render
+from jobs.notify.compose import language_of, message_id_for, one_line, parse_recipients, render
 from jobs.notify.wording import SCHEME_WORDS, day, decision_words, money, reason_words
 from models.codes import FINAL_STATUSES
 from models.db import bulk_insert, read_frame
@@ -101,11 +101,6 @@ def _as_date(value: object) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def _one_line(value: object) -> str:
-    """Feed text on one line: a name carrying CR/LF cannot break the layout of the e-mail."""
-    return " ".join(str(value).split())
-
-
 def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
@@ -150,7 +145,7 @@ def word_items(
         items.append(
             {
                 "reference": str(decision_id),
-                "buyer_name": _one_line(r["buyer_id"] if _missing(r["buyer_name"]) else r["buyer_name"]),
+                "buyer_name": one_line(r["buyer_id"] if _missing(r["buyer_name"]) else r["buyer_name"]),
                 "siren": "-" if _missing(r["siren"]) else str(r["siren"]),
                 "decision": decision_words(language, int(r["decision_type"])),
                 "reason": reason_words(language, int(r["reason_code"]))

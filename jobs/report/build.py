@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from jobs.ledger import step_counts
 from jobs.report import indicators as ind
 from jobs.report import plots
 from models.codes import ResponseType
@@ -139,16 +140,8 @@ def _missing_feeds(session: Session, run_id: int | None) -> list[str]:
     """The ingest step records the feeds absent on the night under ``missing_feeds``."""
     if run_id is None:
         return []
-    rows = read_frame(
-        session, "SELECT counts FROM run_step WHERE run_id = :r AND name = 'ingest'", {"r": run_id}
-    )
-    if rows.empty:
-        return []
-    try:
-        counts = json.loads(rows["counts"].iloc[0] or "{}")
-    except json.JSONDecodeError:
-        return []
-    missing = counts.get("missing_feeds", []) if isinstance(counts, dict) else []
+    counts = step_counts(session, run_id=run_id, name="ingest")
+    missing = counts.get("missing_feeds", [])
     return [str(m) for m in missing] if isinstance(missing, list) else [str(missing)]
 
 

@@ -5,7 +5,6 @@ is personal data and a report travels further than the policyholder's own e-mail
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import matplotlib
@@ -73,7 +72,3 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
-
-
-def empty_history(as_of: date) -> pd.DataFrame:
-    return pd.DataFrame({"as_of": [as_of], "stock": [float("nan")], "flow": [float("nan")]})
