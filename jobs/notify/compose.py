@@ -103,6 +103,18 @@ def parse_recipients(raw: object) -> list[str]:
     return out
 
 
+def fit_recipients(addresses: list[str], limit: int) -> tuple[str, list[str]]:
+    """The addresses joined by ", " as far as whole ones fit in ``limit`` characters, and those
+    left out. Why: cutting the joined text would leave half an address (``x@example.c``) that
+    still looks valid and would be written to."""
+    kept: list[str] = []
+    for address in addresses:
+        if len(", ".join([*kept, address])) > limit:
+            break
+        kept.append(address)
+    return ", ".join(kept), addresses[len(kept) :]
+
+
 def message_id_for(sender: str) -> str:
     """A globally unique Message-ID in the sender's domain, made once at enqueue time and
     stored, so a message re-sent after a crash carries the same id (receivers can dedupe)."""

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 from arbitration.rules import load_rule_set
 from arbitration.rules.schema import Motive
 from config.settings import Settings
-from jobs.notify.compose import language_of, message_id_for, one_line, parse_recipients, render
+from jobs.notify.compose import (
+    fit_recipients,
+    language_of,
+    message_id_for,
+    one_line,
+    parse_recipients,
+    render,
+)
 from jobs.notify.wording import SCHEME_WORDS, day, decision_words, money, reason_words
 from models.codes import FINAL_STATUSES
 from models.db import bulk_insert, read_frame
@@ -51,6 +58,8 @@ NOTIFICATION_COLUMNS = [
     "message_id",
     "created_at",
 ]
+RECIPIENTS_LENGTH = 500
+"""Width of ``notification.recipients``."""
 _FINAL = tuple(sorted(str(s) for s in FINAL_STATUSES))
 _CAP_SCHEMES = ("CAP", "CAP_FRANCEXPORT", "CAP_PLUS", "CAP_PLUS_FRANCEXPORT")
 
@@ -195,20 +204,31 @@ def enqueue(session: Session, *, business_date: date, run_id: int | None, settin
             reply_to=settings.mail.reply_to,
         )
         recipients = parse_recipients(group[0]["emails"])
+        stored, left_out = fit_recipients(recipients, RECIPIENTS_LENGTH)
+        if not recipients:
+            problem: str | None = "no valid e-mail address for this policyholder"
+        elif left_out:
+            problem = (
+                f"{len(left_out)} address(es) beyond {RECIPIENTS_LENGTH} characters not written to: "
+                + ", ".join(left_out)
+            )
+            log.warning("policyholder %s: %s", policyholder_id, problem)
+        else:
+            problem = None
         rows.append(
             {
                 "outbox_key": key,
                 "run_id": run_id,
                 "business_date": business_date,
                 "policyholder_id": policyholder_id,
-                "recipients": ", ".join(recipients)[:500],
+                "recipients": stored,
                 "language": language,
                 "subject": rendered.subject,
                 "body_text": rendered.text,
                 "body_html": rendered.html,
                 "status": "pending" if recipients else "dead_letter",
                 "attempts": 0,
-                "last_error": None if recipients else "no valid e-mail address for this policyholder",
+                "last_error": problem,
                 "message_id": message_id_for(settings.mail.sender),
                 "created_at": now,
             }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.notify.compose import POLICY, as_bytes, build_message, message_id_for
+from jobs.notify.compose import POLICY, as_bytes, build_message, fit_recipients, message_id_for
 from jobs.notify.transports import FileTransport, Unavailable
 
 RECIPIENT_LISTS = [
@@ -86,3 +86,13 @@ def test_the_file_channel_writes_the_whole_message_or_says_it_cannot(tmp_path: P
         with pytest.raises(Unavailable, match="cannot write"):
             channel.send("20261110-PH2", message, ["a@x.example"])
     assert not transport.already_delivered("20261110-PH2")
+
+
+def test_a_long_address_list_is_stored_with_whole_addresses_only() -> None:
+    addresses = [f"user{i:03d}@example.com" for i in range(40)]  # 19 characters each
+    stored, left_out = fit_recipients(addresses, 500)
+    assert len(stored) <= 500
+    assert stored.split(", ") == addresses[: len(stored.split(", "))]  # no address cut in half
+    assert left_out == addresses[len(stored.split(", ")) :] and left_out
+    assert fit_recipients(addresses[:3], 500) == (", ".join(addresses[:3]), [])
+    assert fit_recipients([], 500) == ("", [])
