@@ -146,7 +146,7 @@ def raw_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """The offending rows as one text per row, for the quarantine's ``raw`` column."""
     if frame.empty:
         return pd.Series([], dtype="object", index=frame.index)
-    parts = frame[list(columns)].astype(str)
+    parts = frame[list(columns)].astype(str).fillna("")
     return parts.agg("|".join, axis=1)
 
 

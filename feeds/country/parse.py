@@ -21,6 +21,7 @@ import pandas as pd
 import pycountry
 
 from feeds.common import FeedFileError, ParseResult, decode, read_csv_text
+from feeds.registry.checks import Verdicts, rejected_rows
 
 WIDE_ID_COLUMNS = ("Country Name (1)", "ISO", "country name")
 LONG_COLUMNS = ("country", "category", "valid_from")
@@ -114,31 +115,13 @@ def parse_records(records: pd.DataFrame) -> ParseResult:
         format="%Y-%m-%d",
         errors="coerce",
     )
-    reason = pd.Series(pd.NA, index=records.index, dtype="object")
-    field = pd.Series(pd.NA, index=records.index, dtype="object")
-
-    def flag(mask: pd.Series, name: str, why: str) -> None:
-        new = mask & reason.isna()
-        field[new] = name
-        reason[new] = why
-
-    flag(country.isna(), "country", "expected an ISO 3166 alpha-2 or alpha-3 country code")
-    flag(valid_from.isna(), "valid_from", "expected an ISO date YYYY-MM-DD (or a DD-Mon-YY column)")
-    flag(~(graded | unclassified), "category", "expected a category 0 to 7 or - (not classified)")
-    bad = reason.notna()
-    rejected = pd.DataFrame(
-        {
-            "line": records.loc[bad, "_line"].astype("int64").to_numpy(),
-            "field": field[bad].to_numpy(),
-            "reason": reason[bad].to_numpy(),
-            "raw": (
-                records.loc[bad, "country_raw"].astype(str).fillna("")
-                + "|"
-                + records.loc[bad, "valid_from_raw"].astype(str).fillna("")
-                + "|"
-                + records.loc[bad, "category_raw"].astype(str).fillna("")
-            ).to_numpy(),
-        }
+    verdicts = Verdicts(records.index)
+    verdicts.flag(country.isna(), "country", "expected an ISO 3166 alpha-2 or alpha-3 country code")
+    verdicts.flag(valid_from.isna(), "valid_from", "expected an ISO date YYYY-MM-DD (or a DD-Mon-YY column)")
+    verdicts.flag(~(graded | unclassified), "category", "expected a category 0 to 7 or - (not classified)")
+    bad = verdicts.bad
+    rejected = rejected_rows(
+        records, records["_line"], verdicts, ("country_raw", "valid_from_raw", "category_raw")
     )
     good = pd.DataFrame(
         {"country": country, "valid_from": valid_from, "category": category, "_line": records["_line"]}

@@ -23,8 +23,6 @@ FAMILY_EVENTS = {
 }
 """Families whose notices are one event whatever their content."""
 
-JUDGMENT_FAMILIES = frozenset({"collective", "conciliation", "retablissement_professionnel"})
-
 
 @lru_cache(maxsize=1)
 def nature_table() -> dict[str, LegalEventType]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from feeds.common import empty_rejected, raw_text
+
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -63,16 +65,8 @@ def rejected_rows(
     ``raw_columns`` chooses what is kept as raw text: never a column holding a person's name."""
     bad = verdicts.bad
     if not bad.any():
-        return pd.DataFrame(
-            {
-                "line": pd.Series(dtype="int64"),
-                "field": pd.Series(dtype="object"),
-                "reason": pd.Series(dtype="object"),
-                "raw": pd.Series(dtype="object"),
-            }
-        )
-    present = [c for c in raw_columns if c in frame]
-    raw = frame.loc[bad, present].astype(str).fillna("").agg("|".join, axis=1)
+        return empty_rejected()
+    raw = raw_text(frame.loc[bad], [c for c in raw_columns if c in frame])
     return pd.DataFrame(
         {
             "line": lines[bad].astype("int64").to_numpy(),

@@ -16,59 +16,6 @@ import polars as pl
 
 DATA_DIR = Path(__file__).with_name("data")
 
-SIRENE_COLUMNS: tuple[str, ...] = (
-    # INSEE "dessin de fichier" StockUniteLegale, API Sirene 3.11 (35 columns, in order).
-    "siren",
-    "statutDiffusionUniteLegale",
-    "unitePurgeeUniteLegale",
-    "dateCreationUniteLegale",
-    "sigleUniteLegale",
-    "sexeUniteLegale",
-    "prenom1UniteLegale",
-    "prenom2UniteLegale",
-    "prenom3UniteLegale",
-    "prenom4UniteLegale",
-    "prenomUsuelUniteLegale",
-    "pseudonymeUniteLegale",
-    "identifiantAssociationUniteLegale",
-    "trancheEffectifsUniteLegale",
-    "anneeEffectifsUniteLegale",
-    "dateDernierTraitementUniteLegale",
-    "nombrePeriodesUniteLegale",
-    "categorieEntreprise",
-    "anneeCategorieEntreprise",
-    "dateDebut",
-    "etatAdministratifUniteLegale",
-    "nomUniteLegale",
-    "nomUsageUniteLegale",
-    "denominationUniteLegale",
-    "denominationUsuelle1UniteLegale",
-    "denominationUsuelle2UniteLegale",
-    "denominationUsuelle3UniteLegale",
-    "categorieJuridiqueUniteLegale",
-    "activitePrincipaleUniteLegale",
-    "nomenclatureActivitePrincipaleUniteLegale",
-    "nicSiegeUniteLegale",
-    "economieSocialeSolidaireUniteLegale",
-    "societeMissionUniteLegale",
-    "caractereEmployeurUniteLegale",
-    "activitePrincipaleNAF25UniteLegale",
-)
-
-FINANCIALS_COLUMNS: tuple[str, ...] = (
-    "siren",
-    "date_cloture_exercice",
-    "date_depot",
-    "duree_exercice",
-    "chiffre_affaires",
-    "resultat_net",
-    "resultat_exploitation",
-    "capitaux_propres",
-    "total_bilan",
-    "dettes_financieres",
-    "effectif",
-)
-
 # Legal categories (INSEE niveau III) of the buyers: SAS, SARL, SA, SNC, SELARL, SELAS (single-member
 # SAS and SARL share the SAS and SARL codes); 1000 = sole trader.
 LEGAL_CATEGORIES = np.array(["5710", "5499", "5599", "5202", "5485", "5785"])

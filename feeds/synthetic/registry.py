@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from feeds.synthetic import reference as ref
-from feeds.synthetic.population import EPOCH, FILING_WINDOW_DAYS, Population, month_ends
+from feeds.synthetic.population import FILING_WINDOW_DAYS, Population, month_ends
 
 
 def days_to_dates(days: np.ndarray) -> pl.Series:
@@ -191,7 +191,3 @@ def financials_frame(rng: np.random.Generator, pop: Population) -> pl.DataFrame:
             .cast(pl.Int64),
         }
     )
-
-
-def day_to_iso(day: int) -> str:
-    return str(EPOCH + np.timedelta64(int(day), "D"))
