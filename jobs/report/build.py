@@ -90,8 +90,7 @@ def _decisions(session: Session, as_of: date) -> pd.DataFrame:
     return read_frame(
         session,
         """SELECT d.decision_id, d.decision_type, d.status, d.previous_cents, d.proposed_cents, d.final_cents,
-                  d.desk, d.buyer_id, d.policyholder_id, b.country AS buyer_country, b.siren,
-                  b.name AS buyer_name, b.is_natural_person
+                  d.desk, d.buyer_id, b.country AS buyer_country
            FROM decision d LEFT JOIN buyer b ON b.buyer_id = d.buyer_id
            WHERE d.business_date = :d""",
         {"d": as_of},
@@ -191,14 +190,26 @@ def indicators_of(
     }
 
 
-def _movers_table(movers: pd.DataFrame) -> list[dict[str, Any]]:
+def _movers_table(session: Session, movers: pd.DataFrame) -> list[dict[str, Any]]:
+    """The biggest movers with their buyer's name (read for those few buyers only: a night can
+    hold hundreds of thousands of decisions); a natural person's name is never shown."""
+    ids = {f"b{i}": str(b) for i, b in enumerate(movers["buyer_id"])}
+    names: dict[str, tuple[Any, Any]] = {}
+    if ids:
+        found = read_frame(
+            session,
+            f"SELECT buyer_id, name, is_natural_person FROM buyer WHERE buyer_id IN ({', '.join(':' + k for k in ids)})",
+            ids,
+        )
+        names = {str(b): (n, p) for b, n, p in found.itertuples(index=False)}
     table = []
     for r in movers.to_dict("records"):
-        person = bool(r["is_natural_person"]) if pd.notna(r["is_natural_person"]) else False
+        name, natural = names.get(str(r["buyer_id"]), (None, None))
+        person = bool(natural) if pd.notna(natural) else False
         table.append(
             {
                 "buyer_id": str(r["buyer_id"]),
-                "name": "(natural person)" if person else str(r["buyer_name"] or ""),
+                "name": "(natural person)" if person else str(name if pd.notna(name) else ""),
                 "country": str(r["buyer_country"] or ""),
                 "decision_type": int(r["decision_type"]),
                 "status": str(r["status"]),
@@ -228,7 +239,7 @@ def build_report(session: Session, *, as_of: date, settings: Settings, run_id: i
         "missing_feeds": _missing_feeds(session, run),
     }
     movers = ind.biggest_movers(decisions)
-    data["biggest_movers"] = _movers_table(movers)
+    data["biggest_movers"] = _movers_table(session, movers)
 
     folder = settings.reports_dir / as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
