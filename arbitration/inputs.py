@@ -230,9 +230,15 @@ def reduce_events(events: pd.DataFrame) -> pd.DataFrame:
     A procedure is open when the latest of its openings, conversions, closures and plans is an
     opening or a conversion; its kind is the latest opening or conversion (a conversion to LJ
     makes it a liquidation)."""
-    columns = ["buyer_id", "procedure", "radiated", "accounts_date"]
-    if events.empty:
-        return pd.DataFrame(columns=columns)
+    if events.empty:  # typed like a filled result: text, flag, date
+        return pd.DataFrame(
+            {
+                "buyer_id": pd.Series([], dtype=object),
+                "procedure": pd.Series([], dtype=object),
+                "radiated": pd.Series([], dtype=bool),
+                "accounts_date": pd.Series([], dtype="datetime64[ns]"),
+            }
+        )
     ev = events.assign(event_date=pd.to_datetime(events["event_date"], errors="coerce"))
     ev = ev.sort_values(["buyer_id", "event_date", "notice_id"], kind="stable")
     proc = ev[ev["event_type"].isin(PROCEDURE_EVENTS)]
@@ -309,10 +315,26 @@ def _scatter(
             full = np.full(size, np.datetime64("NaT"), dtype="datetime64[ns]")
             values = values.astype("datetime64[ns]")
         else:
-            full = np.full(size, None, dtype=object)
+            # text as a categorical: the codes are scattered, not a million Python strings
+            codes, categories = pd.factorize(values, sort=True)
+            placed = np.full(size, -1, dtype=codes.dtype)
+            placed[position[known]] = codes[known]
+            out[column] = pd.Series(pd.Categorical.from_codes(placed, categories=pd.Index(categories)))
+            continue
         full[position[known]] = values.to_numpy()[known]
         out[column] = pd.Series(full, dtype=full.dtype)
     return out
+
+
+def _oecd_category(country: pd.Series, countries: pd.DataFrame) -> np.ndarray:
+    """The OECD category of each buyer's country (NaN when unknown), looked up once per
+    distinct country of the categorical, then spread by its codes."""
+    category = pd.Series(
+        pd.to_numeric(countries["category"], errors="coerce").to_numpy(), index=countries["country"]
+    )
+    by_code = pd.Series(country.cat.categories).map(category).to_numpy(dtype="float64", na_value=np.nan)
+    codes = country.cat.codes.to_numpy()
+    return np.where(codes >= 0, by_code[np.maximum(codes, 0)] if len(by_code) else np.nan, np.nan)
 
 
 def _with_policy_terms(limits: pd.DataFrame, policies: pd.DataFrame | None) -> pd.DataFrame:
@@ -352,27 +374,15 @@ def build_frame(tables: InputTables) -> pd.DataFrame:
         )
         parts |= _scatter(size, index.positions(rows["buyer_id"]), fixed, columns)
     per_buyer = pd.DataFrame(parts)
-    for column in ("country", "naf_code", "buyer_status", "legal_category", "creation_date"):
-        per_buyer[column] = buyers[column]
-    countries = tables.countries
-    category = pd.Series(
-        pd.to_numeric(countries["category"], errors="coerce").to_numpy(), index=countries["country"]
-    )
-    per_buyer["oecd_category"] = per_buyer["country"].map(category).astype("float64")
+    for column in ("country", "naf_code", "buyer_status", "legal_category"):
+        per_buyer[column] = buyers[column].astype("category")
+    per_buyer["creation_date"] = buyers["creation_date"]
+    per_buyer["oecd_category"] = _oecd_category(per_buyer["country"], tables.countries)
     fiscal = per_buyer.pop("fiscal_year_end")
     filed = per_buyer.pop("accounts_date")
     per_buyer["last_accounts_date"] = fiscal.where(fiscal >= filed.fillna(fiscal), filed).fillna(filed)
     per_buyer["radiated"] = per_buyer["radiated"].fillna(False).astype(bool)
-    for column in (
-        "country",
-        "naf_code",
-        "buyer_status",
-        "legal_category",
-        "rating",
-        "procedure",
-        "model_version",
-        "reason_codes",
-    ):
+    for column in ("rating", "procedure", "model_version", "reason_codes"):  # when not read as text
         per_buyer[column] = per_buyer[column].astype("category")
     position = index.positions(limits["buyer_id"])
     known = position >= 0

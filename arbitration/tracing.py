@@ -72,7 +72,7 @@ def _patterns(hits: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
         keys = np.zeros(size, dtype=np.int64)
         for bit, hit in enumerate(hits):
             keys |= hit.astype(np.int64) << bit
-        unique, inverse = np.unique(keys, return_inverse=True)
+        inverse, unique = pd.factorize(keys, sort=True)  # hashing: no sort of every row
         bits = ((unique[:, None] >> np.arange(len(hits))) & 1).astype(bool)
     else:
         bits_packed, inverse = np.unique(np.packbits(np.vstack(hits), axis=0).T, axis=0, return_inverse=True)
@@ -86,14 +86,14 @@ def _observed(
     patterns: list[np.ndarray],
     inverse: np.ndarray,
     rows: np.ndarray,
-) -> tuple[pa.Array, np.ndarray]:
+) -> tuple[list[pa.Array], np.ndarray]:
     """JSON text of the observed values of every decided row, and the order it is in.
 
     A row shows the variables of the rules it fired (``grade`` for no score). Those variables
     depend only on the pattern of fired rules, so rows are grouped by their set of variables
     (a few dozen groups) and each group is encoded at once by polars' JSON writer: one pass
-    over exactly the values shown, none over blanks. Returns the texts in group order and, for
-    each text, its position among ``rows``."""
+    over exactly the values shown, none over blanks. Returns the texts in group order (one
+    chunk per group) and, for each text, its position among ``rows``."""
     names_of: list[tuple[str, ...]] = []
     for on in patterns:
         shown: set[str] = set()
@@ -109,16 +109,17 @@ def _observed(
     )
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(len(distinct) + 1))
+    grouped = frame[order]  # one gather of every column; each group is then a zero-copy slice
     chunks: list[pa.Array] = []
     for index, names in enumerate(distinct):
-        chosen = order[bounds[index] : bounds[index + 1]]
+        start, stop = int(bounds[index]), int(bounds[index + 1])
         if not names:
-            chunks.append(pa.array(["{}"] * len(chosen), type=pa.large_string()))
+            chunks.append(pa.array(["{}"] * (stop - start), type=pa.large_string()))
             continue
-        encoded = frame[chosen].select(pl.struct(list(names)).struct.json_encode().alias("json"))
+        part = grouped.slice(start, stop - start)
+        encoded = part.select(pl.struct(list(names)).struct.json_encode().alias("json"))
         chunks.append(encoded.to_series().to_arrow().cast(pa.large_string()))
-    texts = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
-    return texts, order
+    return chunks, order
 
 
 def annotate(
@@ -151,12 +152,12 @@ def annotate(
     out["fired_rules"] = _categorical(codes, ["[]", *ids_text])
     out["explanation"] = _categorical(codes, ["", *explain_text])
     pick = np.full(len(out), size, dtype=np.int64)
+    chunks: list[pa.Array] = []
     if size:
-        texts, order = _observed(data, rules, patterns, inverse, rows)
+        chunks, order = _observed(data, rules, patterns, inverse, rows)
         pick[rows[order]] = np.arange(size)
-    else:
-        texts = pa.array([], type=pa.large_string())
-    full = pc.take(pa.concat_arrays([texts, pa.array(["{}"], type=pa.large_string())]), pa.array(pick))
+    empty = pa.array(["{}"], type=pa.large_string())  # the last text: rows without a decision
+    full = pc.take(pa.concat_arrays([*chunks, empty]), pa.array(pick))
     out["observed"] = pd.Series(pd.arrays.ArrowStringArray(full.cast(pa.string())), index=out.index)
 
 
