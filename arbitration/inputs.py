@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS, LIQUIDATION_EVENTS, DecisionStatus, LegalEventType
@@ -116,13 +117,20 @@ def _with_earlier(
 ) -> pd.DataFrame:
     """``tonight``'s rows, plus the latest earlier row of every buyer that has none tonight (read
     from the database, 500 buyers a query: usually few buyers, never a million rows)."""
-    missing = buyers[~buyers.isin(tonight["buyer_id"])].unique()
+    missing = buyers[~_is_in(buyers, tonight["buyer_id"])].unique()
     earlier = [
         read_frame(session, query(_in_list("buyer_id", missing[start : start + 500])), params)
         for start in range(0, len(missing), 500)
     ]
     found = [frame for frame in earlier if not frame.empty]
     return pd.concat([tonight, *found], ignore_index=True) if found else tonight
+
+
+def _is_in(keys: pd.Series, reference: pd.Series) -> np.ndarray:
+    """Whether each key is among ``reference``, by Arrow's hash set: pandas' ``isin`` on Arrow
+    text turns the reference into a Python list first (5 s for a million buyer ids)."""
+    found = pc.is_in(pa.array(keys, from_pandas=True), value_set=pa.array(reference, from_pandas=True))
+    return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _latest_scores(buyer_filter: str) -> str:
