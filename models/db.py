@@ -246,21 +246,29 @@ def _sqlite_dates(frame: pd.DataFrame) -> pd.DataFrame:
         series = frame[column]
         if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
             continue
-        values = series.dropna()
-        if values.empty or not all(isinstance(v, str) for v in values.iloc[:50]):
+        head = series.dropna().iloc[:50]
+        if head.empty or not all(isinstance(v, str) for v in head):
             continue
-        text_values = pd.Series(pd.unique(values.astype(str)))
-        if text_values.str.fullmatch(_ISO_DATE).all():
-            frame[column] = _parsed(series, date.fromisoformat)
-        elif text_values.str.fullmatch(_ISO_DATETIME).all():
-            frame[column] = _parsed(series, datetime.fromisoformat)
+        # the first values decide cheaply for the many text columns that are not dates (ids,
+        # names: a million distinct values each); only a likely date column is factorized
+        if pd.Series(head, dtype=object).str.fullmatch(_ISO_DATE).all():
+            pattern, parse = _ISO_DATE, date.fromisoformat
+        elif pd.Series(head, dtype=object).str.fullmatch(_ISO_DATETIME).all():
+            pattern, parse = _ISO_DATETIME, datetime.fromisoformat
+        else:
+            continue
+        codes, uniques = pd.factorize(series)
+        texts = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+        if texts.map(lambda v: isinstance(v, str)).all() and texts.str.fullmatch(pattern).all():
+            frame[column] = _parsed(series, codes, texts.tolist(), parse)
     return frame
 
 
-def _parsed(series: pd.Series, parse: Callable[[str], Any]) -> pd.Series:
+def _parsed(
+    series: pd.Series, codes: np.ndarray, uniques: list[str], parse: Callable[[str], Any]
+) -> pd.Series:
     """``parse`` applied to each distinct value once (a date column of millions of rows has a
     few thousand distinct days), missing values kept as they are; an object column."""
-    codes, uniques = pd.factorize(series.astype(object))
     out = series.astype(object).to_numpy(copy=True)
     known = codes >= 0
     out[known] = np.array([parse(v) for v in uniques], dtype=object)[codes[known]]

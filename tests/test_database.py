@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -95,3 +95,30 @@ def test_bulk_upsert_keeps_the_last_row_of_a_repeated_key(session) -> None:  # t
     assert written == 2
     rows = {g.country: g.category for g in session.execute(select(CountryGrade)).scalars()}
     assert rows == {"FR": 2, "BR": 3}
+
+
+def test_dates_come_back_as_dates_on_both_backends_and_text_stays_text(session) -> None:  # type: ignore[no-untyped-def]
+    """SQLite returns dates as ISO text: read_frame turns a whole date column into ``date``
+    objects (timestamps into ``datetime``), as PostgreSQL's driver does, and leaves text alone,
+    including a text column whose first values look like dates and a later one does not."""
+    n = 120
+    buyers = pd.DataFrame(
+        {
+            "buyer_id": [f"B{i:04d}" for i in range(n)],
+            "name": ["2026-07-01"] * (n - 1) + ["Not a date SARL"],
+            "country": "FR",
+            "creation_date": [date(2000, 1, 1 + i % 28) for i in range(n - 1)] + [None],
+            "updated_at": [datetime(2026, 7, 1, 10, 30)] * n,
+            "status": "A",
+            "is_natural_person": False,
+        }
+    )
+    bulk_insert(session, "buyer", buyers, list(buyers.columns))
+    read = read_frame(
+        session, "SELECT buyer_id, name, creation_date, updated_at FROM buyer ORDER BY buyer_id"
+    )
+    assert read["creation_date"].iloc[5] == date(2000, 1, 6) and pd.isna(read["creation_date"].iloc[-1])
+    assert isinstance(read["updated_at"].iloc[0], datetime)
+    assert read["updated_at"].iloc[0].replace(tzinfo=None) == datetime(2026, 7, 1, 10, 30)
+    assert read["name"].iloc[0] == "2026-07-01" and read["name"].iloc[-1] == "Not a date SARL"
+    assert read["buyer_id"].iloc[0] == "B0000"
