@@ -207,6 +207,8 @@ def read_tables(
         financials = read_frame(session, _latest_financials(buyer_filter), params)
         scores = read_frame(session, _latest_scores(buyer_filter), params)
         payments = read_frame(session, _latest_payments(buyer_filter), params)
+    # measures as numbers on both paths, even a column without any value (read as objects)
+    payments = payments.assign(**{c: pd.to_numeric(payments[c]) for c in PAYMENT_COLUMNS[1:]})
     kinds = ", ".join(f"'{k}'" for k in [*PROCEDURE_EVENTS, "radiation", "accounts_filed"])
     events = read_frame(
         session,
@@ -307,6 +309,10 @@ def _hashes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return series.hash(seed=11).to_numpy().view(np.int64), series.hash(seed=97).to_numpy().view(np.int64)
 
 
+TEXT_COLUMNS = frozenset({"rating", "model_version", "reason_codes", "procedure"})
+"""Per-buyer text the limit frame carries as categoricals."""
+
+
 def _scatter(
     size: int, position: np.ndarray, table: pd.DataFrame, columns: list[str]
 ) -> dict[str, pd.Series]:
@@ -322,13 +328,15 @@ def _scatter(
         elif pd.api.types.is_datetime64_any_dtype(values):
             full = np.full(size, np.datetime64("NaT"), dtype="datetime64[ns]")
             values = values.astype("datetime64[ns]")
-        else:
+        elif column in TEXT_COLUMNS:
             # text as a categorical: the codes are scattered, not a million Python strings
             codes, categories = pd.factorize(values, sort=True)
             placed = np.full(size, -1, dtype=codes.dtype)
             placed[position[known]] = codes[known]
             out[column] = pd.Series(pd.Categorical.from_codes(placed, categories=pd.Index(categories)))
             continue
+        else:  # e.g. a measure without any value: objects, typed later by the engine
+            full = np.full(size, None, dtype=object)
         full[position[known]] = values.to_numpy()[known]
         out[column] = pd.Series(full, dtype=full.dtype)
     return out

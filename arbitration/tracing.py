@@ -109,7 +109,8 @@ def _observed(
     )
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(len(distinct) + 1))
-    grouped = frame[order]  # one gather of every column; each group is then a zero-copy slice
+    # one gather of every column; each group is then a zero-copy slice (no columns: all "{}")
+    grouped = frame[order] if frame.width else frame
     chunks: list[pa.Array] = []
     for index, names in enumerate(distinct):
         start, stop = int(bounds[index]), int(bounds[index + 1])

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from arbitration.service import arbitrate as arbitrate_limits
 from feeds.folder import discover, ingest_folder
 from feeds.payments.load import refresh_aggregates
@@ -57,13 +59,24 @@ def ingest(ctx: NightContext) -> dict[str, Any]:
     else:
         present = set()
     counts["missing_feeds"] = [s for s in NIGHTLY_SOURCES if s not in present]
-    counts["payment_aggregates"] = refresh_aggregates(ctx.session, store_dir=store, as_of=ctx.as_of)
+    kept: list[pd.DataFrame] = []
+    counts["payment_aggregates"] = refresh_aggregates(
+        ctx.session, store_dir=store, as_of=ctx.as_of, keep=kept
+    )
+    ctx.handed["payment_aggregates"] = kept[0]
     return counts
 
 
 def score(ctx: NightContext) -> dict[str, Any]:
     kept: list[ScoringFrames] = []
-    summary = score_buyers(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id, keep=kept)
+    summary = score_buyers(
+        ctx.session,
+        as_of=ctx.as_of,
+        settings=ctx.settings,
+        run_id=ctx.run_id,
+        keep=kept,
+        payments=ctx.handed.pop("payment_aggregates", None),
+    )
     ctx.handed["scoring"] = kept[0] if kept else None
     return as_counts(summary)
 

@@ -73,8 +73,20 @@ def sample_buyers(inputs: Inputs, *, max_buyers: int, seed: int = 0) -> Inputs:
     )
 
 
-def read_inputs(session: Session, *, as_of: date, payment_dates: list[date]) -> Inputs:
-    """Read what was known at ``as_of`` (the pure features filter again: belt and braces)."""
+def _numeric_payments(payments: pd.DataFrame) -> pd.DataFrame:
+    """Measures as numbers even when a column holds no value at all (a read returns such a
+    column as objects): read and handed-over aggregates then have the same dtypes."""
+    measures = [c for c in PAYMENT_COLUMNS if c not in ("buyer_id", "as_of")]
+    return payments.assign(**{c: pd.to_numeric(payments[c]) for c in measures})
+
+
+def read_inputs(
+    session: Session, *, as_of: date, payment_dates: list[date], payments: pd.DataFrame | None = None
+) -> Inputs:
+    """Read what was known at ``as_of`` (the pure features filter again: belt and braces).
+
+    ``payments``: the aggregates of ``payment_dates`` already in hand, exactly as the table
+    holds them (every column, in table order); the query is then skipped."""
     buyers = read_frame(
         session,
         "SELECT buyer_id, country, naf_code, status, legal_category, creation_date, headcount_band, "
@@ -93,13 +105,19 @@ def read_inputs(session: Session, *, as_of: date, payment_dates: list[date]) -> 
         "FROM legal_event WHERE publication_date <= :d",
         {"d": as_of},
     )
-    if payment_dates:
+    if payments is not None:
+        if list(payments.columns) != PAYMENT_COLUMNS:
+            raise ValueError(
+                f"expected the payment aggregates with the columns {PAYMENT_COLUMNS}, found {list(payments.columns)}"
+            )
+        payments = _numeric_payments(payments)
+    elif payment_dates:
         marks = ", ".join(f":p{i}" for i in range(len(payment_dates)))
         payments = read_frame(
             session,
             f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payment_aggregate WHERE as_of IN ({marks})",
             {f"p{i}": d for i, d in enumerate(payment_dates)},
-        )
+        ).pipe(_numeric_payments)
     else:
         payments = pd.DataFrame(columns=PAYMENT_COLUMNS)
     grades = read_frame(

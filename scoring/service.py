@@ -133,8 +133,10 @@ def night_features(session: Session, *, as_of: date) -> pd.DataFrame:
     return _night_inputs_and_features(session, as_of=as_of)[1]
 
 
-def _night_inputs_and_features(session: Session, *, as_of: date) -> tuple[Inputs, pd.DataFrame]:
-    inputs = read_inputs(session, as_of=as_of, payment_dates=[as_of])
+def _night_inputs_and_features(
+    session: Session, *, as_of: date, payments: pd.DataFrame | None = None
+) -> tuple[Inputs, pd.DataFrame]:
+    inputs = read_inputs(session, as_of=as_of, payment_dates=[as_of], payments=payments)
     features = build_features(
         inputs.buyers,
         inputs.financials,
@@ -161,12 +163,15 @@ def score_buyers(
     settings: Settings,
     run_id: int | None,
     keep: list[ScoringFrames] | None = None,
+    payments: pd.DataFrame | None = None,
 ) -> ScoringSummary:
     """Score every buyer at ``as_of`` with the champion (and the challenger in shadow).
 
     Idempotent: the scores of that date and role are replaced. The caller commits. With
-    ``keep``, what was read and scored is appended to it (see :class:`ScoringFrames`)."""
-    inputs, features = _night_inputs_and_features(session, as_of=as_of)
+    ``keep``, what was read and scored is appended to it (see :class:`ScoringFrames`).
+    ``payments``: the payment aggregates of ``as_of`` as just written by the same process
+    (the nightly's ingest step), used instead of reading them back."""
+    inputs, features = _night_inputs_and_features(session, as_of=as_of, payments=payments)
     champion = registry.load(settings, "champion")
     check_features(champion, features)
     scale = load_master_scale(settings.paths.master_scale_file)

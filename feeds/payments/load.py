@@ -39,12 +39,20 @@ def ingest(session: Session, path: Path, *, store_dir: Path) -> FileReport:
     return ingest_file(session, source=SOURCE, path=path, parse=parse, load=load)
 
 
-def refresh_aggregates(session: Session, *, store_dir: Path, as_of: date) -> int:
+def refresh_aggregates(
+    session: Session, *, store_dir: Path, as_of: date, keep: list[pd.DataFrame] | None = None
+) -> int:
     """Recompute ``payment_aggregate`` for ``as_of`` from the history: the rows of that date
-    are replaced, so running it twice gives the same table. Returns the rows written."""
+    are replaced, so running it twice gives the same table. Returns the rows written.
+
+    With ``keep``, the rows written are appended to it as the table's columns in table order,
+    as reading them back would return them (the nightly hands them to the score step)."""
     frame = aggregate(scan_history(store_dir), as_of=as_of)
     session.execute(delete(PaymentAggregate).where(PaymentAggregate.as_of == as_of))
     # rows come sorted by buyer: written in primary-key order (see ``aggregate``); missing
     # values become NULL in the bulk writer
-    frame = frame.assign(as_of=as_of)
-    return bulk_insert(session, "payment_aggregate", frame, [*OUTPUT_COLUMNS, "as_of"])
+    frame = frame.assign(as_of=pd.Series([as_of] * len(frame), index=frame.index, dtype=object))
+    written = bulk_insert(session, "payment_aggregate", frame, [*OUTPUT_COLUMNS, "as_of"])
+    if keep is not None:
+        keep.append(frame[list(PaymentAggregate.__table__.columns.keys())].reset_index(drop=True))
+    return written

@@ -6,6 +6,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -296,3 +297,30 @@ def test_final_state_does_not_depend_on_arrival_order(
     expected = max(states, key=lambda s: (s[0] is not None, s[0] or date.min, s[1]))
     assert len(state) == 1
     assert state.select("paid_date", "overdue_declared", "amount_cents").row(0) == expected
+
+
+def test_the_aggregates_kept_for_the_score_step_are_the_rows_read_back(
+    session: Session, tmp_path: Path
+) -> None:
+    """The nightly hands the aggregates it just wrote to the score step instead of reading them
+    back: they must be exactly what the read returns (dtypes, dates, missing values)."""
+    from scoring.dataset import read_inputs  # the reader the score step would otherwise use
+
+    store = tmp_path / "store"
+    rows = [
+        invoice("I1", buyer=SIREN_A, paid="2026-02-10"),
+        invoice("I2", buyer=SIREN_B, policyholder="P2"),
+        invoice("I3", buyer=SIREN_B, policyholder="P3", amount="12.34", paid="2026-01-20"),
+    ]
+    ingest(session, write_csv(tmp_path / "payments.csv", rows), store_dir=store)
+    as_of = date(2026, 3, 2)
+    kept: list[pd.DataFrame] = []
+    refresh_aggregates(session, store_dir=store, as_of=as_of, keep=kept)
+    session.commit()
+    read = read_inputs(session, as_of=as_of, payment_dates=[as_of]).payments
+    assert read["dbt_trend_12m"].isna().any()  # a missing value goes through both ways
+    by_buyer = read.sort_values("buyer_id").reset_index(drop=True)
+    handed = read_inputs(session, as_of=as_of, payment_dates=[as_of], payments=kept[0]).payments
+    pd.testing.assert_frame_equal(handed.sort_values("buyer_id").reset_index(drop=True), by_buyer)
+    with pytest.raises(ValueError, match="expected the payment aggregates with the columns"):
+        read_inputs(session, as_of=as_of, payment_dates=[as_of], payments=kept[0].drop(columns="as_of"))
