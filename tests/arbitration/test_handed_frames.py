@@ -93,3 +93,24 @@ def test_a_buyer_without_payments_tonight_keeps_its_latest_earlier_aggregate(ses
     handed = load_frame(session, as_of=AS_OF, known=_frames(session, paid_tonight=others))
     pd.testing.assert_frame_equal(handed, load_frame(session, as_of=AS_OF))
     assert set(handed.loc[handed["buyer_id"] == "100000003", "days_beyond_terms"]) == {70.0}
+
+
+def test_the_latest_account_per_buyer_is_its_latest_year_end_first_on_a_tie() -> None:
+    from arbitration.inputs import _latest_rows
+
+    keys = pd.Series(["A", "B", "A", "C", "B", "A", "B"], dtype="str")
+    ends = pd.Series(
+        [
+            date(2024, 12, 31),
+            date(2023, 12, 31),
+            date(2025, 12, 31),
+            None,
+            date(2025, 6, 30),
+            None,
+            date(2025, 6, 30),
+        ],
+        dtype=object,
+    )
+    # A: the 2025 account (row 2); B: two accounts closing 2025-06-30, the first (row 4); C: none
+    assert sorted(_latest_rows(keys, ends).tolist()) == [2, 4]
+    assert _latest_rows(keys.iloc[0:0], ends.iloc[0:0]).tolist() == []
