@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Float, Integer, String
+from sqlalchemy import BigInteger, Date, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -15,6 +15,8 @@ class PaymentAggregate(Base):
     database a slow copy of a Parquet file; decisions need only these per-buyer figures."""
 
     __tablename__ = "payment_aggregate"
+    # by date: replacing a night's aggregates is an index seek, not a scan of the whole history
+    __table_args__ = (Index("ix_payment_aggregate_as_of", "as_of"),)
 
     buyer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     as_of: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Float, Integer, String
+from sqlalchemy import Date, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -16,6 +16,9 @@ class Score(Base):
     ``reason_codes`` holds the top drivers as stable codes, comma-separated, strongest first."""
 
     __tablename__ = "score"
+    # by date: the night's idempotent DELETE, the latest score date and the previous night's
+    # scores are index seeks; on the key (buyer first) each was a scan of the whole history
+    __table_args__ = (Index("ix_score_as_of_role", "as_of", "role"),)
 
     buyer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     as_of: Mapped[date] = mapped_column(Date, primary_key=True)
