@@ -1,7 +1,7 @@
 """Benchmark: the default rule set (31 rules) over 3,000,000 limits, joins included.
 
 Prints, on synthetic tables shaped like the database reads (1M buyers, 3M limits):
-  - joins: :func:`arbitration.inputs.build_frame` (per-buyer legal state + positional joins);
+  - joins: :func:`arbitration.joins.build_frame` (per-buyer legal state + positional joins);
   - rules: :func:`arbitration.engine.evaluate` (the whole-column engine, annotations included);
   - per-row: the same engine on one-row frames for a sample, extrapolated to every limit (what a
     per-record evaluation of the same rules would cost).
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from arbitration.engine import evaluate
-from arbitration.inputs import InputTables, build_frame
+from arbitration.joins import InputTables, build_frame
 from arbitration.params import load_params
 from arbitration.rules import load_rule_set
 from config.settings import CONFIG_DIR

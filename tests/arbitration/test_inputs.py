@@ -7,7 +7,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from arbitration.inputs import load_frame, reduce_events
+from arbitration.inputs import load_frame
+from arbitration.joins import reduce_events
 from models.legal_event import LegalEvent
 from models.score import Score
 from tests.arbitration.portfolio import AS_OF, seed_portfolio
