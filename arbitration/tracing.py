@@ -44,9 +44,15 @@ def rule_variables(rule: Rule) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+_WHOLE = r'(":-?[0-9]+)\.0([,}])'
+"""A whole number written as a float right after a key (``"dbt":61.0,``): written ``61``, so a
+value reads the same whatever the other rows of the batch hold (as :func:`_plain` does for the
+one-row trace). Keys and category texts are codes, never ``":<digits>.0,``."""
+
+
 def _polars_values(column: Any, rows: np.ndarray, scale: float) -> pl.Series:
     """The decided rows of a prepared column as JSON-ready values: text for categories, true /
-    false, numbers (money back in EUR, whole numbers as integers) and null for unknown."""
+    false, numbers (money back in EUR) and null for unknown."""
     if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy()[rows]
         texts = pa.array([str(c) for c in column.cat.categories], type=pa.string())
@@ -55,11 +61,8 @@ def _polars_values(column: Any, rows: np.ndarray, scale: float) -> pl.Series:
     values = np.asarray(column)[rows]
     if values.dtype == bool:
         return pl.Series(values)
-    numbers = values.astype("float64") / scale
-    known = ~np.isnan(numbers)
-    if np.array_equal(numbers[known], np.round(numbers[known])) and np.all(np.abs(numbers[known]) < 2**53):
-        return pl.Series(np.where(known, numbers, 0).astype(np.int64)).scatter(np.flatnonzero(~known), None)
-    return pl.Series(numbers).fill_nan(None)
+    # numbers as floats; whole ones are written as integers per value afterwards (_WHOLE)
+    return pl.Series(values.astype("float64") / scale).fill_nan(None)
 
 
 def _patterns(hits: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -118,7 +121,9 @@ def _observed(
             chunks.append(pa.array(["{}"] * (stop - start), type=pa.large_string()))
             continue
         part = grouped.slice(start, stop - start)
-        encoded = part.select(pl.struct(list(names)).struct.json_encode().alias("json"))
+        encoded = part.select(
+            pl.struct(list(names)).struct.json_encode().str.replace_all(_WHOLE, "${1}${2}").alias("json")
+        )
         chunks.append(encoded.to_series().to_arrow().cast(pa.large_string()))
     return chunks, order
 

@@ -129,6 +129,21 @@ def test_results_do_not_depend_on_chunking(frame: pd.DataFrame, cuts: list[int])
     )
 
 
+def test_a_whole_number_reads_the_same_in_the_batch_and_alone() -> None:
+    """Found by the property below: 61 days beyond terms was stored as 61.0 when another
+    decided row of the batch had 75.5 days, and as 61 on the arbiter's one-row screen."""
+    base = {"granted_cents": 2_000_000, "buyer_status": "A", "country": "FR", "naf_code": "29.10Z"}
+    rows = [{**base, "days_beyond_terms": 61.0}, {**base, "days_beyond_terms": 75.5}]
+    frame = pd.DataFrame(rows).assign(limit_id=[1, 2], policyholder_id="PH1")
+    batch = run(frame)
+    alone = run(frame.iloc[[0]].reset_index(drop=True))
+    assert batch["decision"].all()
+    assert alone["observed"].iloc[0] == batch["observed"].iloc[0]
+    assert json.loads(batch["observed"].iloc[0])["days_beyond_terms"] == 61
+    assert '"days_beyond_terms":61,' in batch["observed"].iloc[0] + ","
+    assert json.loads(batch["observed"].iloc[1])["days_beyond_terms"] == 75.5
+
+
 @settings(max_examples=8, deadline=None)
 @given(portfolios)
 def test_the_one_row_trace_agrees_with_the_batch(frame: pd.DataFrame) -> None:
