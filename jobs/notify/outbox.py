@@ -226,7 +226,7 @@ def enqueue(session: Session, *, business_date: date, run_id: int | None, settin
                 "subject": rendered.subject,
                 "body_text": rendered.text,
                 "body_html": rendered.html,
-                "status": "pending" if recipients else "dead_letter",
+                "status": "pending" if stored else "dead_letter",
                 "attempts": 0,
                 "last_error": problem,
                 "message_id": message_id_for(settings.mail.sender),

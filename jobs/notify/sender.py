@@ -121,11 +121,13 @@ _CLAIMED = (
 
 def _claim(session: Session, ids: list[int]) -> list[Any]:
     """Mark rows ``sending`` (one conditional UPDATE ... RETURNING, committed) and return only
-    the rows this call won: a concurrent sender can never get the same one."""
+    the rows this call won: a concurrent sender can never get the same one. The error of an
+    earlier attempt is cleared; a note written at enqueue time (addresses left out) is kept."""
+    earlier_attempt = case((Notification.status == "retry", None), else_=Notification.last_error)
     claimed = session.execute(
         update(Notification)
         .where(Notification.notification_id.in_(ids), Notification.status.in_(QUEUED))
-        .values(status="sending", attempts=Notification.attempts + 1, last_error=None)
+        .values(status="sending", attempts=Notification.attempts + 1, last_error=earlier_attempt)
         .returning(*_CLAIMED)
         .execution_options(synchronize_session=False)
     ).all()

@@ -171,6 +171,28 @@ def test_a_policyholder_without_a_valid_address_goes_to_dead_letter(
     assert row.status == "dead_letter" and row.last_error is not None
 
 
+def test_addresses_left_out_of_the_recipients_column_stay_named_after_sending(
+    session_factory: sessionmaker[Session], session: Session, settings: Settings
+) -> None:
+    from models import Policyholder
+
+    seed_portfolio(session)
+    holder = session.get(Policyholder, "PH2")
+    assert holder is not None
+    # 20 addresses of 24 characters fit the 500-character source column with ";" between
+    # them, not once written back joined by ", ": the last one is left out
+    holder.emails = ";".join(f"acct.dept{i:03d}@example.com" for i in range(20))
+    session.flush()
+    enqueue(session, business_date=AS_OF, run_id=None, settings=settings)
+    session.commit()
+    assert send_pending(session_factory, settings=settings).sent == 2
+    session.expire_all()
+    row = notification_of(session, "PH2")
+    assert row.status == "sent" and row.last_error is not None
+    assert "acct.dept019@example.com" in row.last_error and "not written to" in row.last_error
+    assert "acct.dept019@example.com" not in row.recipients
+
+
 @pytest.mark.parametrize(
     ("cents", "fr", "en"), [(0, "0,00 EUR", "EUR 0.00"), (123456789, "1 234 567,89 EUR", "EUR 1,234,567.89")]
 )
