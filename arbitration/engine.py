@@ -215,8 +215,10 @@ def evaluate(
             with np.errstate(invalid="ignore"):
                 lowers = cap < amount[rows]
                 if action.action in ("cancel", "refuse"):
-                    # a cancellation decides even when the amount is already 0 (e.g. a request
-                    # for 0): unless an earlier rule already set the amount, it names the decision
+                    # a cancellation or a refusal decides even when the amount would not move (a
+                    # cancellation of a limit already at 0, a refused request for no more than the
+                    # current amount): unless an earlier rule already set the amount, it names the
+                    # decision
                     lowers |= (cap <= amount[rows]) & (binding[rows] < 0)
             amount[rows[lowers]] = cap[lowers]
             binding[rows[lowers]] = index
@@ -241,16 +243,14 @@ def evaluate(
     decision_type = np.where(bound & (override[binding] > 0), override[binding], decision_type)
     referred = referred_by_rule | no_score
     decision_type = np.where((decision_type == 0) & referred, RT.STILL_INVESTIGATING, decision_type)
-    reason = np.where(
-        bound,
-        reasons[binding],
-        np.where(
-            referred_by_rule, reasons[refer_rule], np.where(no_score, ReasonCode.OTHER, ReasonCode.NO_COMMENT)
-        ),
-    )
-    # the rule whose 4509 reason codes the decision (same choice as ``reason``): its motive is
-    # what the policyholder reads; -1 when the reason comes from no rule (no score, no comment)
+    # the rule whose 4509 reason codes the decision: the binding rule, else the referring one;
+    # its motive is what the policyholder reads; -1 when the reason comes from no rule
     reason_index = np.where(bound, binding, np.where(referred_by_rule, refer_rule, -1))
+    reason = np.where(
+        reason_index >= 0,
+        reasons[reason_index],
+        np.where(no_score, ReasonCode.OTHER, ReasonCode.NO_COMMENT),
+    )
 
     answering = ~np.isnan(request)
     threshold = np.where(
