@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from arbitration.joins import POLICY_COLUMNS, PROCEDURE_EVENTS, InputTables, build_frame
 from models.codes import DecisionStatus
 from models.db import read_frame
+from models.payment_aggregate import measures_as_numbers
 
 if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
     from scoring.service import ScoringFrames
@@ -39,9 +40,22 @@ buyer_id ...)`` sorts the whole history and was 3-4x slower on SQLite. ``outer``
 filters that the key does not pin (the score's role)."""
 
 
-def _qualified(columns: str) -> str:
-    """``a, b`` as ``t.a AS a, t.b AS b``: the joined query returns the same column names."""
-    return ", ".join(f"t.{c.strip()} AS {c.strip()}" for c in columns.split(","))
+def _latest(
+    table: str, columns: list[str], order: str, where: str, outer: str = "1 = 1"
+) -> Callable[[str], str]:
+    """The :data:`_LATEST` query of ``table`` as a function of the buyer filter. The selected
+    columns are qualified (``t.a AS a``) so the joined query returns the same column names."""
+
+    def query(buyer_filter: str) -> str:
+        return _LATEST.format(
+            cols=", ".join(f"t.{c} AS {c}" for c in columns),
+            order=order,
+            table=table,
+            where=f"{where} AND {buyer_filter}",
+            outer=outer,
+        )
+
+    return query
 
 
 BUYER_COLUMNS = ["buyer_id", "country", "naf_code", "status", "legal_category", "creation_date"]
@@ -50,24 +64,16 @@ SCORE_COLUMNS = ["buyer_id", "pd_12m", "grade", "rating", "model_version", "reas
 PAYMENT_COLUMNS = ["buyer_id", "days_beyond_terms", "overdue_share", "overdue_declarations", "dbt_trend_3m"]
 
 
-def _latest_financials(buyer_filter: str) -> str:
-    return _LATEST.format(
-        cols=_qualified(", ".join(FINANCIAL_COLUMNS)),
-        order="fiscal_year_end",
-        table="buyer_financials",
-        where=f"filed_date IS NOT NULL AND filed_date <= :as_of AND {buyer_filter}",
-        outer="1 = 1",
-    )
-
-
-def _latest_payments(buyer_filter: str) -> str:
-    return _LATEST.format(
-        cols=_qualified(", ".join(PAYMENT_COLUMNS)),
-        order="as_of",
-        table="payment_aggregate",
-        where=f"as_of <= :as_of AND {buyer_filter}",
-        outer="1 = 1",
-    )
+_latest_financials = _latest(
+    "buyer_financials",
+    FINANCIAL_COLUMNS,
+    "fiscal_year_end",
+    "filed_date IS NOT NULL AND filed_date <= :as_of",
+)
+_latest_payments = _latest("payment_aggregate", PAYMENT_COLUMNS, "as_of", "as_of <= :as_of")
+_latest_scores = _latest(
+    "score", SCORE_COLUMNS, "as_of", "role = 'champion' AND as_of <= :as_of", outer="t.role = 'champion'"
+)
 
 
 def _in_list(column: str, values: Iterable[object]) -> str:
@@ -103,16 +109,6 @@ def _is_in(keys: pd.Series, reference: pd.Series) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
-def _latest_scores(buyer_filter: str) -> str:
-    return _LATEST.format(
-        cols=_qualified(", ".join(SCORE_COLUMNS)),
-        order="as_of",
-        table="score",
-        where=f"role = 'champion' AND as_of <= :as_of AND {buyer_filter}",
-        outer="t.role = 'champion'",
-    )
-
-
 def _latest_rows(keys: pd.Series, dates: pd.Series) -> np.ndarray:
     """Per key, the position of its row with the latest date (the first such row on a tie; keys
     whose dates are all missing have none), by one sort of integer codes: a pandas groupby
@@ -140,13 +136,14 @@ def _from_scoring(
     by then). Latest scores and aggregates: tonight's; a buyer without one tonight keeps its
     latest earlier one, read from the database."""
     buyers = known.buyers[BUYER_COLUMNS].rename(columns={"status": "buyer_status"})
-    filed = known.financials[known.financials["filed_date"].notna()].reset_index(drop=True)
-    financials = filed.take(_latest_rows(filed["buyer_id"], filed["fiscal_year_end"]))[FINANCIAL_COLUMNS]
+    filed = known.financials.loc[known.financials["filed_date"].notna(), FINANCIAL_COLUMNS]
+    financials = filed.take(_latest_rows(filed["buyer_id"], filed["fiscal_year_end"])).reset_index(drop=True)
     ids = buyers["buyer_id"]
     scores = _with_earlier(
         session, known.scores[SCORE_COLUMNS].reset_index(drop=True), ids, _latest_scores, params
     )
-    tonight = known.payments[PAYMENT_COLUMNS].drop_duplicates("buyer_id", keep="last").reset_index(drop=True)
+    # one row per buyer: the aggregates of a single date (primary key buyer, date)
+    tonight = known.payments[PAYMENT_COLUMNS].reset_index(drop=True)
     payments = _with_earlier(session, tonight, ids, _latest_payments, params)
     return buyers, financials, scores, payments
 
@@ -173,15 +170,13 @@ def read_tables(
         "FROM credit_limit l "
         "WHERE (l.status IN ('active', 'requested') OR l.request_type IS NOT NULL)" + only,
     )
-    policy_filter = "1 = 1"
+    policy_filter = buyer_filter = "1 = 1"
     if limit_ids is not None:
         policy_filter = _in_list("policy_id", limits["policy_id"].unique())
+        buyer_filter = _in_list("buyer_id", limits["buyer_id"].unique())
     policies = read_frame(
         session, f"SELECT policy_id, {', '.join(POLICY_COLUMNS)} FROM policy WHERE {policy_filter}"
     )
-    buyer_filter = "1 = 1"
-    if limit_ids is not None:
-        buyer_filter = _in_list("buyer_id", limits["buyer_id"].unique())
     if known is not None and known.as_of == as_of and limit_ids is None:
         buyers, financials, scores, payments = _from_scoring(session, known, params)
     else:
@@ -192,8 +187,7 @@ def read_tables(
         financials = read_frame(session, _latest_financials(buyer_filter), params)
         scores = read_frame(session, _latest_scores(buyer_filter), params)
         payments = read_frame(session, _latest_payments(buyer_filter), params)
-    # measures as numbers on both paths, even a column without any value (read as objects)
-    payments = payments.assign(**{c: pd.to_numeric(payments[c]) for c in PAYMENT_COLUMNS[1:]})
+    payments = measures_as_numbers(payments)  # on both paths: same dtypes either way
     kinds = ", ".join(f"'{k}'" for k in [*PROCEDURE_EVENTS, "radiation", "accounts_filed"])
     events = read_frame(
         session,

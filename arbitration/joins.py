@@ -136,6 +136,14 @@ def _scatter(
     out: dict[str, pd.Series] = {}
     for column in columns:
         values = table[column]
+        if column in TEXT_COLUMNS:
+            # text as a categorical whatever its dtype: the codes are scattered, not a million
+            # Python strings
+            codes, categories = pd.factorize(values, sort=True)
+            placed = np.full(size, -1, dtype=codes.dtype)
+            placed[position[known]] = codes[known]
+            out[column] = pd.Series(pd.Categorical.from_codes(placed, categories=pd.Index(categories)))
+            continue
         if pd.api.types.is_bool_dtype(values):
             full: np.ndarray = np.zeros(size, dtype=bool)
         elif pd.api.types.is_numeric_dtype(values):
@@ -143,13 +151,6 @@ def _scatter(
         elif pd.api.types.is_datetime64_any_dtype(values):
             full = np.full(size, np.datetime64("NaT"), dtype="datetime64[ns]")
             values = values.astype("datetime64[ns]")
-        elif column in TEXT_COLUMNS:
-            # text as a categorical: the codes are scattered, not a million Python strings
-            codes, categories = pd.factorize(values, sort=True)
-            placed = np.full(size, -1, dtype=codes.dtype)
-            placed[position[known]] = codes[known]
-            out[column] = pd.Series(pd.Categorical.from_codes(placed, categories=pd.Index(categories)))
-            continue
         else:  # e.g. a measure without any value: objects, typed later by the engine
             full = np.full(size, None, dtype=object)
         full[position[known]] = values.to_numpy()[known]
@@ -213,8 +214,6 @@ def build_frame(tables: InputTables) -> pd.DataFrame:
     filed = per_buyer.pop("accounts_date")
     per_buyer["last_accounts_date"] = fiscal.where(fiscal >= filed.fillna(fiscal), filed).fillna(filed)
     per_buyer["radiated"] = per_buyer["radiated"].fillna(False).astype(bool)
-    for column in ("rating", "procedure", "model_version", "reason_codes"):  # when not read as text
-        per_buyer[column] = per_buyer[column].astype("category")
     position = index.positions(limits["buyer_id"])
     known = position >= 0
     joined = per_buyer.take(np.where(known, position, 0)).reset_index(drop=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 from sqlalchemy import BigInteger, Date, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,3 +29,16 @@ class PaymentAggregate(Base):
     dbt_trend_3m: Mapped[float | None] = mapped_column(Float)
     dbt_trend_12m: Mapped[float | None] = mapped_column(Float)
     reporting_policyholders: Mapped[int] = mapped_column(Integer)
+
+
+PAYMENT_AGGREGATE_COLUMNS: list[str] = list(PaymentAggregate.__table__.columns.keys())
+"""Every column of ``payment_aggregate``, in table order."""
+PAYMENT_MEASURES: list[str] = [c for c in PAYMENT_AGGREGATE_COLUMNS if c not in ("buyer_id", "as_of")]
+
+
+def measures_as_numbers(payments: pd.DataFrame) -> pd.DataFrame:
+    """The measures present in ``payments`` as numbers, even a column holding no value at all
+    (a read returns such a column as objects): aggregates read back and aggregates handed over
+    in memory then have the same dtypes."""
+    present = [c for c in PAYMENT_MEASURES if c in payments.columns]
+    return payments.assign(**{c: pd.to_numeric(payments[c]) for c in present})

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS
 from models.db import read_frame
-from models.payment_aggregate import PaymentAggregate
+from models.payment_aggregate import PAYMENT_AGGREGATE_COLUMNS, measures_as_numbers
 from scoring.features import build_features
 
 HORIZON_MONTHS = 12
@@ -37,8 +37,7 @@ def snapshot_dates(as_of: date) -> list[date]:
     return [add_months(last, -STEP_MONTHS * k) for k in reversed(range(SNAPSHOTS))]
 
 
-PAYMENT_COLUMNS = list(PaymentAggregate.__table__.columns.keys())
-"""Every column of ``payment_aggregate``, in table order."""
+PAYMENT_COLUMNS = PAYMENT_AGGREGATE_COLUMNS
 
 
 @dataclass
@@ -73,13 +72,6 @@ def sample_buyers(inputs: Inputs, *, max_buyers: int, seed: int = 0) -> Inputs:
     )
 
 
-def _numeric_payments(payments: pd.DataFrame) -> pd.DataFrame:
-    """Measures as numbers even when a column holds no value at all (a read returns such a
-    column as objects): read and handed-over aggregates then have the same dtypes."""
-    measures = [c for c in PAYMENT_COLUMNS if c not in ("buyer_id", "as_of")]
-    return payments.assign(**{c: pd.to_numeric(payments[c]) for c in measures})
-
-
 def read_inputs(
     session: Session, *, as_of: date, payment_dates: list[date], payments: pd.DataFrame | None = None
 ) -> Inputs:
@@ -110,14 +102,14 @@ def read_inputs(
             raise ValueError(
                 f"expected the payment aggregates with the columns {PAYMENT_COLUMNS}, found {list(payments.columns)}"
             )
-        payments = _numeric_payments(payments)
+        payments = measures_as_numbers(payments)
     elif payment_dates:
         marks = ", ".join(f":p{i}" for i in range(len(payment_dates)))
         payments = read_frame(
             session,
             f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payment_aggregate WHERE as_of IN ({marks})",
             {f"p{i}": d for i, d in enumerate(payment_dates)},
-        ).pipe(_numeric_payments)
+        ).pipe(measures_as_numbers)
     else:
         payments = pd.DataFrame(columns=PAYMENT_COLUMNS)
     grades = read_frame(

@@ -20,7 +20,7 @@ from feeds.payments.aggregate import OUTPUT_COLUMNS, aggregate
 from feeds.payments.parse import INVOICE_SCHEMA, parse
 from feeds.payments.store import merge_into_store, scan_history
 from models.db import bulk_insert
-from models.payment_aggregate import PaymentAggregate
+from models.payment_aggregate import PAYMENT_AGGREGATE_COLUMNS, PaymentAggregate
 
 SOURCE = "payments"
 
@@ -54,5 +54,5 @@ def refresh_aggregates(
     frame = frame.assign(as_of=pd.Series([as_of] * len(frame), index=frame.index, dtype=object))
     written = bulk_insert(session, "payment_aggregate", frame, [*OUTPUT_COLUMNS, "as_of"])
     if keep is not None:
-        keep.append(frame[list(PaymentAggregate.__table__.columns.keys())].reset_index(drop=True))
+        keep.append(frame[PAYMENT_AGGREGATE_COLUMNS].reset_index(drop=True))
     return written
