@@ -30,8 +30,8 @@ class InputTables:
     payments: pd.DataFrame
     countries: pd.DataFrame
     open_referrals: pd.DataFrame
-    policies: pd.DataFrame | None = None
-    """Policy terms (``policy_id`` and :data:`POLICY_COLUMNS`) when ``limits`` does not carry them."""
+    policies: pd.DataFrame
+    """Policy terms: ``policy_id`` and :data:`POLICY_COLUMNS`, read once per policy."""
 
 
 POLICY_COLUMNS = [
@@ -169,11 +169,9 @@ def _oecd_category(country: pd.Series, countries: pd.DataFrame) -> np.ndarray:
     return np.where(codes >= 0, by_code[np.maximum(codes, 0)] if len(by_code) else np.nan, np.nan)
 
 
-def _with_policy_terms(limits: pd.DataFrame, policies: pd.DataFrame | None) -> pd.DataFrame:
+def _with_policy_terms(limits: pd.DataFrame, policies: pd.DataFrame) -> pd.DataFrame:
     """``limits`` with the terms of its policy on each row (a limit whose policy is unknown
     cannot be decided: it is an error, as the database's foreign key makes it impossible)."""
-    if policies is None:
-        return limits
     policies = policies.reset_index(drop=True)
     position = KeyIndex(policies["policy_id"]).positions(limits["policy_id"])
     if (position < 0).any():
