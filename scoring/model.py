@@ -16,13 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
-from sklearn.impute import MissingIndicator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -32,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from scoring import reasons
 from scoring.features import FeatureSpec
-from scoring.scorecard import ScorecardDesign, fit_bins_and_line
+from scoring.scorecard import ScorecardDesign
 
 KINDS = ("hgb", "logistic")
 NEAR_TIE_AUC = 0.005
@@ -63,57 +61,6 @@ class FillEmpty(TransformerMixin, BaseEstimator):
         if not self.empty_:
             return X
         return X.assign(**dict.fromkeys(self.empty_, 0.0))
-
-
-# Kept so that model versions registered before ScorecardDesign (whose pipelines are
-# ColumnTransformers of these blocks) still load and score: a registered champion must
-# survive an upgrade. New versions use ScorecardDesign.
-
-
-class BinsAndLine(TransformerMixin, BaseEstimator):
-    """The scorecard's numeric design: each (imputed) column as one-hot quantile bins AND as a
-    straight line, clipped to the quantiles seen at fit time (1 % and 99 %) and standardised.
-
-    Why both: bins alone turn a ratio into a staircase and lose the ranking inside each step;
-    the line restores it and the bins keep the shapes a line cannot draw. Why clipped: a line
-    extrapolates, and one buyer with 400 days beyond terms must not get a PD no training buyer
-    ever had. Why hand-built: the output is assembled directly as a sparse matrix (two entries
-    per column and row), faster on a million buyers than one-hot bins joined to dense columns."""
-
-    def __init__(self, n_bins: int = 6, low: float = 0.01, high: float = 0.99) -> None:
-        self.n_bins = n_bins
-        self.low = low
-        self.high = high
-
-    def fit(self, X: np.ndarray, y: object = None) -> BinsAndLine:
-        values = np.asarray(X, dtype=float)
-        fitted = fit_bins_and_line(values, n_bins=self.n_bins, low=self.low, high=self.high)
-        self.cuts_, self.low_, self.high_, self.mean_, self.scale_ = fitted
-        widths = np.array([len(c) + 1 for c in self.cuts_], dtype=np.int64)
-        self.offsets_ = np.concatenate([[0], np.cumsum(widths)[:-1]])
-        self.n_bin_columns_ = int(widths.sum())
-        return self
-
-    def transform(self, X: np.ndarray) -> sp.csr_matrix:
-        values = np.asarray(X, dtype=float)
-        n, k = values.shape
-        indices = np.empty((n, 2 * k), dtype=np.int32)  # scipy's own index type: no copy
-        data = np.ones((n, 2 * k))
-        for j, cuts in enumerate(self.cuts_):  # a loop over columns, not buyers
-            indices[:, j] = self.offsets_[j] + np.searchsorted(cuts, values[:, j], side="right")
-        indices[:, k:] = self.n_bin_columns_ + np.arange(k)
-        data[:, k:] = (np.clip(values, self.low_, self.high_) - self.mean_) / self.scale_
-        indptr = np.arange(0, 2 * k * (n + 1), 2 * k, dtype=np.int64 if 2 * k * n >= 2**31 else np.int32)
-        return sp.csr_matrix((data.ravel(), indices.ravel(), indptr), shape=(n, self.n_bin_columns_ + k))
-
-
-class MissingFlags(MissingIndicator):
-    """``MissingIndicator`` returning CSR rather than CSC. Why: when every block of the
-    scorecard's design is CSR, scipy joins them side by side directly; one CSC block sends the
-    whole join through COO, about 2.5 s of the time to score a million buyers."""
-
-    def transform(self, X: Any) -> Any:
-        return sp.csr_matrix(super().transform(X))
 
 
 def _hgb(spec: FeatureSpec, *, seed: int, rows: int = 0) -> Pipeline:

@@ -71,34 +71,3 @@ def test_a_row_gets_the_same_design_alone_or_among_others() -> None:
     whole = design.transform(train).toarray()
     for row in (0, 17, 1_999):
         np.testing.assert_array_equal(design.transform(train.iloc[[row]]).toarray()[0], whole[row])
-
-
-def test_a_scorecard_saved_before_the_one_pass_design_still_loads_and_scores() -> None:
-    """Registered champions built from the older blocks (scoring.model.BinsAndLine and
-    MissingFlags in a ColumnTransformer) must keep loading after an upgrade."""
-    import skops.io
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    from scoring.model import BinsAndLine, MissingFlags
-
-    train = _frame(2_000, 4)
-    target = (train["full"].to_numpy() + np.random.default_rng(0).normal(size=len(train)) > 3).astype(int)
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("expand", BinsAndLine())]
-    )
-    encode = ColumnTransformer(
-        [
-            ("numeric", numeric, NUMERIC),
-            ("missing", MissingFlags(features="missing-only", sparse=True, error_on_new=False), NUMERIC),
-            ("cat", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20), CATEGORICAL),
-        ],
-        sparse_threshold=1.0,
-    )
-    legacy = Pipeline([("encode", encode), ("model", LogisticRegression(max_iter=500))]).fit(train, target)
-    saved = skops.io.dumps(legacy)
-    trusted = skops.io.get_untrusted_types(data=saved)
-    assert "scoring.model.BinsAndLine" in trusted
-    loaded = skops.io.loads(saved, trusted=trusted)
-    np.testing.assert_allclose(loaded.predict_proba(train)[:, 1], legacy.predict_proba(train)[:, 1])
