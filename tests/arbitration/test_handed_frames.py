@@ -17,22 +17,17 @@ from scoring.service import ScoringFrames
 from tests.arbitration.portfolio import AS_OF, seed_portfolio
 
 
-def _frames(
-    session: Session, *, scored_tonight: list[str] | None = None, paid_tonight: list[str] | None = None
-) -> ScoringFrames:
+def _frames(session: Session) -> ScoringFrames:
+    """What the score step holds tonight: a buyer with no score or aggregate of tonight in the
+    database has none in these frames either."""
     inputs = read_inputs(session, as_of=AS_OF, payment_dates=[AS_OF])
-    payments = inputs.payments
-    if paid_tonight is not None:
-        payments = payments[payments["buyer_id"].isin(paid_tonight)].reset_index(drop=True)
     scores = read_frame(
         session,
         "SELECT buyer_id, pd_12m, grade, rating, model_name, model_version, reason_codes FROM score "
         "WHERE as_of = :d AND role = 'champion'",
         {"d": AS_OF},
     )
-    if scored_tonight is not None:
-        scores = scores[scores["buyer_id"].isin(scored_tonight)].reset_index(drop=True)
-    return ScoringFrames(AS_OF, inputs.buyers, inputs.financials, payments, scores)
+    return ScoringFrames(AS_OF, inputs.buyers, inputs.financials, inputs.payments, scores)
 
 
 def test_the_frame_from_the_handed_frames_is_the_frame_from_the_database(session) -> None:  # type: ignore[no-untyped-def]
@@ -61,8 +56,7 @@ def test_a_buyer_not_scored_tonight_keeps_its_latest_earlier_score(session) -> N
     session.commit()
     session.execute(Score.__table__.delete().where(Score.buyer_id == "100000003", Score.as_of == AS_OF))
     session.commit()
-    others = ["100000001", "100000002", "100000004", "100000006", "100000007", "BR-0001"]
-    handed = load_frame(session, as_of=AS_OF, known=_frames(session, scored_tonight=others))
+    handed = load_frame(session, as_of=AS_OF, known=_frames(session))
     pd.testing.assert_frame_equal(handed, load_frame(session, as_of=AS_OF))
     assert set(handed.loc[handed["buyer_id"] == "100000003", "grade"]) == {8}
 
@@ -71,8 +65,13 @@ def test_frames_of_another_date_are_not_used(session) -> None:  # type: ignore[n
     seed_portfolio(session)
     session.commit()
     frames = _frames(session)
+    # frames that would change the limit frame if they were used
     stale = ScoringFrames(
-        date(2026, 1, 1), frames.buyers, frames.financials, frames.payments.iloc[0:0], frames.scores.iloc[0:0]
+        date(2026, 1, 1),
+        frames.buyers,
+        frames.financials,
+        frames.payments.assign(days_beyond_terms=999.0),
+        frames.scores.assign(grade=1, rating="AAA"),
     )
     pd.testing.assert_frame_equal(
         load_frame(session, as_of=AS_OF, known=stale), load_frame(session, as_of=AS_OF)
@@ -89,8 +88,7 @@ def test_a_buyer_without_payments_tonight_keeps_its_latest_earlier_aggregate(ses
         .values(as_of=moved["before"])
     )
     session.commit()
-    others = ["100000001", "100000002", "100000004", "100000005", "100000006", "100000007", "BR-0001"]
-    handed = load_frame(session, as_of=AS_OF, known=_frames(session, paid_tonight=others))
+    handed = load_frame(session, as_of=AS_OF, known=_frames(session))
     pd.testing.assert_frame_equal(handed, load_frame(session, as_of=AS_OF))
     assert set(handed.loc[handed["buyer_id"] == "100000003", "days_beyond_terms"]) == {70.0}
 

@@ -10,10 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from arbitration.engine import evaluate
-from arbitration.rules import RuleSetError, load_rule_set
+from arbitration.rules import load_rule_set
 from arbitration.rules.schema import Motive
 from config.settings import CONFIG_DIR
 from tests.arbitration.test_cases import AS_OF, PARAMS, RULES, limit_frame
+from tests.arbitration.test_rules_loader import errors_of, write
 
 LOWERING = {"cap", "factor", "cancel", "refuse"}
 
@@ -31,14 +32,6 @@ rules:
 """
 
 
-def rejected(folder: Path, text: str) -> list[str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "rules.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(RuleSetError) as info:
-        load_rule_set(folder)
-    return info.value.errors
-
-
 def test_every_shipped_rule_that_can_lower_a_limit_has_a_motive_in_french_and_english() -> None:
     rule_set = load_rule_set(CONFIG_DIR / "rules")
     lowering = [r for r in rule_set.rules if r.then.action in LOWERING]
@@ -52,7 +45,7 @@ def test_every_shipped_rule_that_can_lower_a_limit_has_a_motive_in_french_and_en
 
 
 def test_a_rule_file_with_a_motive_loads_it(tmp_path: Path) -> None:
-    (tmp_path / "rules.yaml").write_text(WITH_MOTIVE, encoding="utf-8")
+    write(tmp_path, "rules.yaml", WITH_MOTIVE)
     rule = load_rule_set(tmp_path).rule("dbt")
     assert rule.motive == Motive(
         fr="retards de paiement importants signalés sur cet acheteur",
@@ -62,7 +55,7 @@ def test_a_rule_file_with_a_motive_loads_it(tmp_path: Path) -> None:
 
 def test_a_motive_without_english_is_rejected_with_file_and_line(tmp_path: Path) -> None:
     text = WITH_MOTIVE.replace('      en: "long payment delays reported on this buyer"\n', "")
-    errors = rejected(tmp_path, text)
+    errors = errors_of(write(tmp_path, "rules.yaml", text))
     assert len(errors) == 1, errors
     assert errors[0].startswith("rules.yaml:6: rules.0.motive:"), errors
     assert "missing: en" in errors[0], errors
@@ -74,15 +67,18 @@ def test_a_motive_on_two_lines_or_too_long_or_blank_is_rejected(tmp_path: Path) 
     )
     assert any(
         e.startswith("rules.yaml:8: rules.0.motive.en:") and "one line" in e
-        for e in rejected(tmp_path / "a", two_lines)
+        for e in errors_of(write(tmp_path / "a", "rules.yaml", two_lines))
     )
     too_long = WITH_MOTIVE.replace("long payment delays reported on this buyer", "x" * 201)
     assert any(
         e.startswith("rules.yaml:8: rules.0.motive.en:") and "200" in e
-        for e in rejected(tmp_path / "b", too_long)
+        for e in errors_of(write(tmp_path / "b", "rules.yaml", too_long))
     )
     blank = WITH_MOTIVE.replace('"retards de paiement importants signalés sur cet acheteur"', '"  "')
-    assert any(e.startswith("rules.yaml:7: rules.0.motive.fr:") for e in rejected(tmp_path / "c", blank))
+    assert any(
+        e.startswith("rules.yaml:7: rules.0.motive.fr:")
+        for e in errors_of(write(tmp_path / "c", "rules.yaml", blank))
+    )
     with pytest.raises(ValidationError, match="Extra inputs"):
         Motive.model_validate({"fr": "a", "en": "b", "de": "c"})
 
