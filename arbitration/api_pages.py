@@ -128,10 +128,10 @@ def _motive(request: Request, rule_id: str | None) -> tuple[Motive | None, str |
     if not rule_id:
         return None, None
     try:
-        rules = _active_rules(request).rules
+        motives = _active_rules(request).motives
     except RuleSetError as exc:
         return None, f"the active rule set cannot be read: {exc}"
-    return next((r.motive for r in rules if r.id == rule_id), None), None
+    return motives.get(rule_id), None
 
 
 def _active_rules(request: Request) -> RuleSet:

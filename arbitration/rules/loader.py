@@ -26,6 +26,7 @@ from arbitration.rules.schema import (
     Condition,
     Desk,
     Leaf,
+    Motive,
     NotOf,
     Rule,
     RuleFile,
@@ -63,6 +64,11 @@ class RuleSet:
             if candidate.id == rule_id:
                 return candidate
         raise KeyError(f"expected a rule id of this set, found {rule_id!r}")
+
+    @property
+    def motives(self) -> dict[str, Motive]:
+        """Rule id -> the motive a policyholder reads, for the rules that have one."""
+        return {rule.id: rule.motive for rule in self.rules if rule.motive is not None}
 
 
 def _line_map(node: yaml.Node, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[Path_, int]:

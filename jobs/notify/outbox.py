@@ -176,8 +176,7 @@ def enqueue(session: Session, *, business_date: date, run_id: int | None, settin
     decisions = _pending_decisions(session, business_date)
     if decisions.empty:
         return 0
-    rule_set = load_rule_set(settings.paths.rules_dir)  # once: word_items only looks motives up
-    motives = {rule.id: rule.motive for rule in rule_set.rules if rule.motive is not None}
+    motives = load_rule_set(settings.paths.rules_dir).motives  # once: word_items only looks them up
     taken = read_frame(
         session, "SELECT outbox_key FROM notification WHERE business_date = :d", {"d": business_date}
     )
