@@ -137,7 +137,8 @@ def top_reasons(contrib: pd.DataFrame, codes: dict[str, ReasonCode], *, top: int
     values = contrib.to_numpy(dtype=float)
     k = min(top, values.shape[1])
     # the k largest of each row (argpartition: linear, not a full sort of every row), then
-    # those k in decreasing order, ties to the earlier feature as a stable sort would do
+    # those k in decreasing order, ties among them to the earlier feature. A tie across the
+    # k-th place may keep either feature (no exact tie of two float contributions in practice)
     if k < values.shape[1]:
         candidates = np.sort(np.argpartition(-values, k - 1, axis=1)[:, :k], axis=1)
     else:

@@ -26,5 +26,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_payment_aggregate_as_of", table_name="payment_aggregate")
-    op.drop_index("ix_score_as_of_role", table_name="score")
+    op.drop_index("ix_payment_aggregate_as_of", table_name="payment_aggregate", if_exists=True)
+    op.drop_index("ix_score_as_of_role", table_name="score", if_exists=True)
