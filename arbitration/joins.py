@@ -49,6 +49,19 @@ PROCEDURE_EVENTS = [str(e) for e in COLLECTIVE_OPENINGS] + [
 ]
 
 
+def datetimes(values: pd.Series) -> pd.Series:
+    """``values`` (dates as objects or text, timestamps) as ``datetime64[ns]``, NaT where
+    missing or unreadable. Each distinct value is converted once: a column of millions of
+    ``date`` objects holds a few thousand days, and Python objects would otherwise be copied
+    one by one through every join."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]")
+    codes, uniques = pd.factorize(values)
+    converted = pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce")
+    days = np.append(converted.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return pd.Series(days[codes], index=values.index)
+
+
 def reduce_events(events: pd.DataFrame) -> pd.DataFrame:
     """Per buyer: the open procedure (sauvegarde / rj / lj, or none), radiation, last accounts.
 
@@ -64,7 +77,7 @@ def reduce_events(events: pd.DataFrame) -> pd.DataFrame:
                 "accounts_date": pd.Series([], dtype="datetime64[ns]"),
             }
         )
-    ev = events.assign(event_date=pd.to_datetime(events["event_date"], errors="coerce"))
+    ev = events.assign(event_date=datetimes(events["event_date"]))
     ev = ev.sort_values(["buyer_id", "event_date", "notice_id"], kind="stable")
     proc = ev[ev["event_type"].isin(PROCEDURE_EVENTS)]
     last = proc.drop_duplicates("buyer_id", keep="last").set_index("buyer_id")["event_type"]
@@ -76,7 +89,7 @@ def reduce_events(events: pd.DataFrame) -> pd.DataFrame:
     radiated = ev.loc[ev["event_type"] == LegalEventType.RADIATION.value, "buyer_id"].unique()
     accounts = ev[ev["event_type"] == LegalEventType.ACCOUNTS_FILED.value]
     accounts_date = (
-        pd.to_datetime(accounts["accounts_closing_date"], errors="coerce")
+        datetimes(accounts["accounts_closing_date"])
         .fillna(accounts["event_date"])
         .groupby(accounts["buyer_id"])
         .max()
@@ -184,6 +197,8 @@ def _with_policy_terms(limits: pd.DataFrame, policies: pd.DataFrame) -> pd.DataF
 def build_frame(tables: InputTables) -> pd.DataFrame:
     """Join the tables into the limit frame of :mod:`arbitration.prepare` (pure)."""
     limits = _with_policy_terms(tables.limits.reset_index(drop=True), tables.policies)
+    if "limit_effective_date" in limits:
+        limits["limit_effective_date"] = datetimes(limits["limit_effective_date"])
     buyers = tables.buyers.reset_index(drop=True)
     index = KeyIndex(buyers["buyer_id"])
     size = len(buyers)
@@ -196,17 +211,13 @@ def build_frame(tables: InputTables) -> pd.DataFrame:
     ):
         rows = table.reset_index(drop=True)
         fixed = rows.assign(
-            **{
-                c: pd.to_datetime(rows[c], errors="coerce")
-                for c in ("fiscal_year_end", "accounts_date")
-                if c in rows
-            }
+            **{c: datetimes(rows[c]) for c in ("fiscal_year_end", "accounts_date") if c in rows}
         )
         parts |= _scatter(size, index.positions(rows["buyer_id"]), fixed, columns)
     per_buyer = pd.DataFrame(parts)
     for column in ("country", "naf_code", "buyer_status", "legal_category"):
         per_buyer[column] = buyers[column].astype("category")
-    per_buyer["creation_date"] = buyers["creation_date"]
+    per_buyer["creation_date"] = datetimes(buyers["creation_date"])
     per_buyer["oecd_category"] = _oecd_category(per_buyer["country"], tables.countries)
     fiscal = per_buyer.pop("fiscal_year_end")
     filed = per_buyer.pop("accounts_date")

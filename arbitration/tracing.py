@@ -91,14 +91,14 @@ def _observed(
     patterns: list[np.ndarray],
     inverse: np.ndarray,
     rows: np.ndarray,
-) -> tuple[list[pa.Array], np.ndarray]:
+) -> tuple[pl.Series, np.ndarray]:
     """JSON text of the observed values of every decided row, and the order it is in.
 
     A row shows the variables of the rules it fired (``grade`` for no score). Those variables
     depend only on the pattern of fired rules, so rows are grouped by their set of variables
     (a few dozen groups) and each group is encoded at once by polars' JSON writer: one pass
-    over exactly the values shown, none over blanks. Returns the texts in group order (one
-    chunk per group) and, for each text, its position among ``rows``."""
+    over exactly the values shown, none over blanks. Returns the texts in group order and, for
+    each text, its position among ``rows``."""
     names_of: list[tuple[str, ...]] = []
     for on in patterns:
         shown: set[str] = set()
@@ -109,25 +109,28 @@ def _observed(
     number = {names: i for i, names in enumerate(distinct)}
     group = np.array([number[names] for names in names_of], dtype=np.int64)[inverse]
     needed = sorted({name for names in distinct for name in names})
-    frame = pl.DataFrame(
-        [_polars_values(data[VARIABLES[n].column], rows, VARIABLES[n].scale).alias(n) for n in needed]
-    )
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(len(distinct) + 1))
-    # one gather of every column; each group is then a zero-copy slice (no columns: all "{}")
-    grouped = frame[order] if frame.width else frame
-    chunks: list[pa.Array] = []
-    for index, names in enumerate(distinct):
-        start, stop = int(bounds[index]), int(bounds[index + 1])
-        if not names:
-            chunks.append(pa.array(["{}"] * (stop - start), type=pa.large_string()))
-            continue
-        part = grouped.slice(start, stop - start)
-        encoded = part.select(
+    sizes = np.diff(bounds)
+    # the values are taken in group order at once: each group is then a zero-copy slice
+    shown_rows = rows[order]
+    values = pl.DataFrame(
+        [_polars_values(data[VARIABLES[n].column], shown_rows, VARIABLES[n].scale).alias(n) for n in needed]
+    ).lazy()
+    queries = {
+        index: values.slice(int(bounds[index]), int(sizes[index])).select(
             _whole_numbers_as_integers(pl.struct(list(names)).struct.json_encode()).alias("json")
         )
-        chunks.append(encoded.to_series().to_arrow().cast(pa.large_string()))
-    return chunks, order
+        for index, names in enumerate(distinct)
+        if names
+    }
+    # every group's query run at once: polars encodes them in parallel
+    encoded = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+    texts = [
+        encoded[index].to_series() if index in encoded else pl.repeat("{}", int(sizes[index]), eager=True)
+        for index in range(len(distinct))
+    ]
+    return pl.concat(texts) if texts else pl.Series("json", [], dtype=pl.String), order
 
 
 def annotate(
@@ -160,12 +163,13 @@ def annotate(
     out["fired_rules"] = _categorical(codes, ["[]", *ids_text])
     out["explanation"] = _categorical(codes, ["", *explain_text])
     pick = np.full(len(out), size, dtype=np.int64)
-    chunks: list[pa.Array] = []
+    observed = pl.Series("json", [], dtype=pl.String)
     if size:
-        chunks, order = _observed(data, rules, patterns, inverse, rows)
+        observed, order = _observed(data, rules, patterns, inverse, rows)
         pick[rows[order]] = np.arange(size)
-    empty = pa.array(["{}"], type=pa.large_string())  # the last text: rows without a decision
-    full = pc.take(pa.concat_arrays([*chunks, empty]), pa.array(pick))
+    # the last text: rows without a decision
+    every = pa.concat_arrays([observed.to_arrow(), pa.array(["{}"], type=pa.large_string())])
+    full = pc.take(every, pa.array(pick))
     out["observed"] = pd.Series(pd.arrays.ArrowStringArray(full.cast(pa.string())), index=out.index)
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from arbitration.inputs import load_frame
-from arbitration.joins import reduce_events
+from arbitration.joins import datetimes, reduce_events
 from models.legal_event import LegalEvent
 from models.score import Score
 from tests.arbitration.portfolio import AS_OF, seed_portfolio
@@ -27,6 +27,18 @@ def events(*rows: tuple[str, str, str]) -> pd.DataFrame:
             for i, (b, t, d) in enumerate(rows)
         ]
     )
+
+
+def test_dates_as_read_from_either_database_become_one_datetime_column() -> None:
+    read = pd.Series([date(2024, 2, 29), None, "2023-12-31", date(2024, 2, 29), "not a date"], dtype=object)
+    converted = datetimes(read)
+    assert str(converted.dtype) == "datetime64[ns]"
+    assert converted.tolist()[0] == pd.Timestamp("2024-02-29")
+    assert converted.tolist()[2] == pd.Timestamp("2023-12-31")
+    assert converted.tolist()[3] == pd.Timestamp("2024-02-29")
+    assert converted.isna().tolist() == [False, True, False, False, True]
+    stamps = pd.Series(pd.to_datetime(["2024-01-01", None]))
+    assert datetimes(stamps).equals(stamps.astype("datetime64[ns]"))
 
 
 def test_procedure_state_follows_the_latest_judgment() -> None:
