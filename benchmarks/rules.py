@@ -138,7 +138,7 @@ def synthetic(limits: int, buyers: int, seed: int = 7) -> InputTables:
         }
     )
     countries = pd.DataFrame({"country": list(CATEGORY), "category": list(CATEGORY.values())})
-    return InputTables(
+    tables = (
         limit,
         buyer,
         financials,
@@ -149,6 +149,23 @@ def synthetic(limits: int, buyers: int, seed: int = 7) -> InputTables:
         pd.DataFrame({"limit_id": []}),
         policies,
     )
+    return InputTables(*(as_read(table) for table in tables))
+
+
+def as_read(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` typed as :func:`models.db.read_frame` returns it: text in pandas' default
+    string dtype (Arrow-backed), dates as ``datetime.date`` objects (None when missing). The
+    joins' cost depends on these types: Python string ids cost conversions the nightly never
+    pays, and date objects cost copies that ``datetime64`` columns would not."""
+    out = table.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object:
+            out[column] = values.astype("str")
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            days = pd.Series(values.dt.date.to_numpy(dtype=object), index=out.index, dtype=object)
+            out[column] = days.where(values.notna(), None)
+    return out
 
 
 def steady(tables: InputTables, first: pd.DataFrame, seed: int = 11) -> InputTables:
@@ -177,7 +194,7 @@ def steady(tables: InputTables, first: pd.DataFrame, seed: int = 11) -> InputTab
         days_beyond_terms=tables.payments["days_beyond_terms"] + np.where(hit, 40.0, 0.0)
     )
     return dataclasses.replace(
-        tables, limits=limits, scores=scores, payments=payments, open_referrals=referred
+        tables, limits=as_read(limits), scores=scores, payments=payments, open_referrals=referred
     )
 
 
