@@ -194,11 +194,17 @@ def _with_policy_terms(limits: pd.DataFrame, policies: pd.DataFrame) -> pd.DataF
     return pd.concat([limits, terms], axis=1)
 
 
-def build_frame(tables: InputTables) -> pd.DataFrame:
-    """Join the tables into the limit frame of :mod:`arbitration.prepare` (pure)."""
-    limits = _with_policy_terms(tables.limits.reset_index(drop=True), tables.policies)
-    if "limit_effective_date" in limits:
-        limits["limit_effective_date"] = datetimes(limits["limit_effective_date"])
+@dataclass(frozen=True)
+class BuyerSide:
+    """Everything the limit frame takes from its buyer, one row per buyer, and the index that
+    finds a buyer's row: built once, then joined onto any number of limit chunks."""
+
+    frame: pd.DataFrame
+    index: KeyIndex
+
+
+def buyer_side(tables: InputTables) -> BuyerSide:
+    """Per buyer: latest accounts, score, payment behaviour, legal state and registry facts."""
     buyers = tables.buyers.reset_index(drop=True)
     index = KeyIndex(buyers["buyer_id"])
     size = len(buyers)
@@ -223,12 +229,26 @@ def build_frame(tables: InputTables) -> pd.DataFrame:
     filed = per_buyer.pop("accounts_date")
     per_buyer["last_accounts_date"] = fiscal.where(fiscal >= filed.fillna(fiscal), filed).fillna(filed)
     per_buyer["radiated"] = per_buyer["radiated"].fillna(False).astype(bool)
-    position = index.positions(limits["buyer_id"])
+    return BuyerSide(per_buyer, index)
+
+
+def join_limits(limits: pd.DataFrame, side: BuyerSide, tables: InputTables) -> pd.DataFrame:
+    """The limit frame of ``limits`` (all of ``tables.limits`` or a chunk of it): each limit
+    with its policy's terms, its buyer's row of ``side`` and whether a referral is open."""
+    limits = _with_policy_terms(limits.reset_index(drop=True), tables.policies)
+    if "limit_effective_date" in limits:
+        limits["limit_effective_date"] = datetimes(limits["limit_effective_date"])
+    position = side.index.positions(limits["buyer_id"])
     known = position >= 0
-    joined = per_buyer.take(np.where(known, position, 0)).reset_index(drop=True)
+    joined = side.frame.take(np.where(known, position, 0)).reset_index(drop=True)
     if not known.all():
         joined = joined.where(pd.Series(known), None)
     frame = pd.concat([limits, joined], axis=1)
     frame["territory"] = frame["territory"].astype("category")
     frame["open_referral"] = frame["limit_id"].isin(tables.open_referrals["limit_id"])
     return frame
+
+
+def build_frame(tables: InputTables) -> pd.DataFrame:
+    """Join the tables into the limit frame of :mod:`arbitration.prepare` (pure)."""
+    return join_limits(tables.limits, buyer_side(tables), tables)

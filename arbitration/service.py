@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from arbitration.engine import evaluate
-from arbitration.inputs import load_frame
+from arbitration.batch import evaluate_book, without_limits
+from arbitration.inputs import read_tables
 from arbitration.params import load_params
 from arbitration.rules import load_rule_set
 from config.settings import Settings
@@ -205,12 +205,15 @@ def arbitrate(
     the score step's frames of this run, when it ran in this process (fewer reads)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
-    frame = load_frame(session, as_of=as_of, known=known)
+    tables = read_tables(session, as_of=as_of, known=known)
     del known  # a million buyers' rows: not kept through the decisions' writes
     done = read_frame(session, "SELECT limit_id FROM decision WHERE business_date = :d", {"d": as_of})
-    fresh = frame[~frame["limit_id"].isin(done["limit_id"])]
-    summary = ArbitrationSummary(as_of, rule_set.version, already_decided=len(frame) - len(fresh))
-    result = evaluate(fresh, rule_set, as_of=as_of, params=params)
+    fresh = without_limits(tables, done["limit_id"])
+    already = len(tables.limits) - len(fresh.limits)
+    del tables
+    summary = ArbitrationSummary(as_of, rule_set.version, already_decided=already)
+    result = evaluate_book(fresh, rule_set, as_of=as_of, params=params)
+    del fresh
     decided = result[result["decision"]]
     summary.evaluated = len(result)
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)

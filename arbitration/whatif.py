@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from arbitration.engine import evaluate
+from arbitration.batch import evaluate_frame
 from arbitration.inputs import load_frame
 from arbitration.params import load_params
 from arbitration.rules import load_rule_set
@@ -86,7 +86,7 @@ def simulate(session: Session, *, candidate_dir: Path, as_of: date, settings: Se
     impact = Impact(as_of, active.version, candidate.version, limits=len(frame))
     results = {}
     for name, rule_set in (("active", active), ("candidate", candidate)):
-        result = evaluate(frame, rule_set, as_of=as_of, params=params)
+        result = evaluate_frame(frame, rule_set, as_of=as_of, params=params)
         results[name] = result
         counts, removed, holders = _summarise(result)
         impact.decisions[name] = counts
