@@ -127,7 +127,9 @@ def _observed(
     # every group's query run at once: polars encodes them in parallel
     encoded = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
     texts = [
-        encoded[index].to_series() if index in encoded else pl.repeat("{}", int(sizes[index]), eager=True)
+        encoded[index].to_series()
+        if index in encoded
+        else pl.repeat("{}", int(sizes[index]), eager=True, dtype=pl.String).alias("json")
         for index in range(len(distinct))
     ]
     return pl.concat(texts) if texts else pl.Series("json", [], dtype=pl.String), order
