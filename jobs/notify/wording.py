@@ -6,6 +6,7 @@ and a test can check every code has a label in both languages."""
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from models.codes import ReasonCode, ResponseType
 
@@ -103,6 +104,7 @@ def reason_words(language: str, code: int) -> str:
     return REASON_WORDS[language].get(int(code), f"code 4509 {int(code)}")
 
 
+@lru_cache(maxsize=65_536)  # a night's e-mails repeat the same round amounts many times over
 def money(cents: int | None, language: str) -> str:
     """Integer cents as euros: ``12 345,00 EUR`` (fr) or ``EUR 12,345.00`` (en); never via float."""
     if cents is None:
@@ -115,6 +117,7 @@ def money(cents: int | None, language: str) -> str:
     return f"{sign}EUR {grouped}.{rest:02d}"
 
 
+@lru_cache(maxsize=4_096)  # a few distinct days a night
 def day(value: date | None, language: str) -> str:
     if value is None:
         return "-"
