@@ -2,11 +2,12 @@
 in a thread of its own.
 
 Why threads help although Python holds one lock: most of the work is NumPy, pandas, Arrow and
-polars over whole columns, which let go of it (on the 2-core machine measured in
-``benchmarks/RESULTS.md``, two chunks of 1.5M limits are evaluated in about two thirds of the
-time of one chunk of 3M). Why the results are the same as in one piece: the engine decides each
-limit from its own row only (tested: results do not depend on how the frame is chunked); the
-chunks' outputs are put back in order and their categoricals re-unified.
+polars over whole columns, which let go of it. On the 2-core machine of ``benchmarks/RESULTS.md``
+(3M limits, first night): a cold evaluation in a fresh process 3.4-3.6 s on two threads against
+5.7-6.0 s on one; warm, 2.15-2.71 s against 2.85 s. Why the results are the same as in one
+piece: the engine decides each limit from its own row only (tested: results do not depend on how
+the frame is chunked, and chunked evaluation equals the whole); the chunks' outputs are put back
+in order and their categoricals re-unified.
 """
 
 from __future__ import annotations
@@ -97,14 +98,26 @@ def evaluate_frame(
 
 def concat_results(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Chunks' outputs one after another. A categorical whose categories differ between chunks
-    (the patterns of fired rules seen in each) is re-unified: pandas would make it objects."""
+    (the patterns of fired rules seen in each) is re-unified, its categories sorted as one
+    evaluation sorts them: pandas would make it objects."""
     out = pd.concat(parts, ignore_index=True)
     for column in parts[0].columns:
         if isinstance(parts[0][column].dtype, pd.CategoricalDtype) and not isinstance(
             out[column].dtype, pd.CategoricalDtype
         ):
-            out[column] = pd.Series(union_categoricals([part[column] for part in parts]), index=out.index)
+            as_objects = [_object_categories(part[column]) for part in parts]
+            unified = union_categoricals(as_objects, sort_categories=True)
+            typed = pd.Index(unified.categories, dtype=parts[0][column].cat.categories.dtype)
+            out[column] = pd.Series(
+                pd.Categorical.from_codes(unified.codes, categories=typed), index=out.index
+            )
     return out
+
+
+def _object_categories(values: pd.Series) -> pd.Series:
+    """``values`` with its categories as objects (a chunk whose texts are all missing may type
+    them differently from the others, which ``union_categoricals`` refuses)."""
+    return values.cat.set_categories(pd.Index(values.cat.categories, dtype=object))
 
 
 def without_limits(tables: InputTables, limit_ids: pd.Series) -> InputTables:

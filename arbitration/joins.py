@@ -9,6 +9,7 @@ reads that feed these joins are in :mod:`arbitration.inputs`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -49,16 +50,24 @@ PROCEDURE_EVENTS = [str(e) for e in COLLECTIVE_OPENINGS] + [
 ]
 
 
+DATETIME: Final = "datetime64[us]"
+"""The limit frame's date columns: microseconds, whose range holds every calendar date (the
+nanoseconds pandas used to default to end in 2262 and would wrap a 9999-12-31 validity date)."""
+
+
 def datetimes(values: pd.Series) -> pd.Series:
-    """``values`` (dates as objects or text, timestamps) as ``datetime64[ns]``, NaT where
-    missing or unreadable. Each distinct value is converted once: a column of millions of
-    ``date`` objects holds a few thousand days, and Python objects would otherwise be copied
-    one by one through every join."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.astype("datetime64[ns]")
+    """``values`` (dates as objects or text, timestamps) as naive :data:`DATETIME`, NaT where
+    missing or unreadable (aware timestamps in UTC). Each distinct value is converted once: a
+    column of millions of ``date`` objects holds a few thousand days, and Python objects would
+    otherwise be copied one by one through every join."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(values):
+        return values.astype(DATETIME)
     codes, uniques = pd.factorize(values)
-    converted = pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce")
-    days = np.append(converted.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    converted = pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce", utc=True)
+    naive = converted.dt.tz_localize(None).astype(DATETIME).to_numpy()
+    days = np.append(naive, np.datetime64("NaT", "us"))  # code -1 (missing): the NaT
     return pd.Series(days[codes], index=values.index)
 
 
@@ -74,7 +83,7 @@ def reduce_events(events: pd.DataFrame) -> pd.DataFrame:
                 "buyer_id": pd.Series([], dtype=object),
                 "procedure": pd.Series([], dtype=object),
                 "radiated": pd.Series([], dtype=bool),
-                "accounts_date": pd.Series([], dtype="datetime64[ns]"),
+                "accounts_date": pd.Series([], dtype=DATETIME),
             }
         )
     ev = events.assign(event_date=datetimes(events["event_date"]))
@@ -162,8 +171,8 @@ def _scatter(
         elif pd.api.types.is_numeric_dtype(values):
             full = np.full(size, np.nan)
         elif pd.api.types.is_datetime64_any_dtype(values):
-            full = np.full(size, np.datetime64("NaT"), dtype="datetime64[ns]")
-            values = values.astype("datetime64[ns]")
+            full = np.full(size, np.datetime64("NaT"), dtype=DATETIME)
+            values = values.astype(DATETIME)
         else:  # e.g. a measure without any value: objects, typed later by the engine
             full = np.full(size, None, dtype=object)
         full[position[known]] = values.to_numpy()[known]

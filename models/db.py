@@ -42,7 +42,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # millions of rows through indexes; measured on a million-buyer book, the cover sums of the
     # report ran 2x faster. Sorts and temporary b-trees (GROUP BY) keep SQLite's default
     # temporary files (which the OS caches): with temp_store=MEMORY that GROUP BY of 2.7M limits
-    # took 6.9-7.2 s instead of 4.9-5.1 s on the same book.
+    # took 6.9-7.2 s instead of 4.4-5.1 s on the same book.
     cursor.execute("PRAGMA cache_size=-262144")
     cursor.close()
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arbitration import batch
 from arbitration.engine import OUTPUT_COLUMNS, evaluate
 from arbitration.params import load_params
 from arbitration.rules import load_rule_set
@@ -127,6 +128,15 @@ def test_results_do_not_depend_on_chunking(frame: pd.DataFrame, cuts: list[int])
     pd.testing.assert_frame_equal(
         whole, plain(pd.concat([plain(c) for c in chunks], ignore_index=True)[CHECKED])
     )
+
+
+@settings(max_examples=15, deadline=None)
+@given(portfolios, st.integers(2, 4))
+def test_chunks_evaluated_on_threads_give_the_whole_frame_result(frame: pd.DataFrame, threads: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch, "MIN_CHUNK", 1)  # a handful of rows cut into `threads` chunks
+        chunked = batch.evaluate_frame(frame, RULES, as_of=AS_OF, params=PARAMS, threads=threads)
+    pd.testing.assert_frame_equal(chunked, run(frame))
 
 
 def test_a_whole_number_reads_the_same_in_the_batch_and_alone() -> None:

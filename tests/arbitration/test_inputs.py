@@ -32,13 +32,23 @@ def events(*rows: tuple[str, str, str]) -> pd.DataFrame:
 def test_dates_as_read_from_either_database_become_one_datetime_column() -> None:
     read = pd.Series([date(2024, 2, 29), None, "2023-12-31", date(2024, 2, 29), "not a date"], dtype=object)
     converted = datetimes(read)
-    assert str(converted.dtype) == "datetime64[ns]"
+    assert str(converted.dtype) == "datetime64[us]"
     assert converted.tolist()[0] == pd.Timestamp("2024-02-29")
     assert converted.tolist()[2] == pd.Timestamp("2023-12-31")
     assert converted.tolist()[3] == pd.Timestamp("2024-02-29")
     assert converted.isna().tolist() == [False, True, False, False, True]
     stamps = pd.Series(pd.to_datetime(["2024-01-01", None]))
-    assert datetimes(stamps).equals(stamps.astype("datetime64[ns]"))
+    assert datetimes(stamps).tolist() == stamps.tolist()
+
+
+def test_dates_outside_the_nanosecond_range_keep_their_day() -> None:
+    far = datetimes(pd.Series([date(1665, 1, 1), date(9999, 12, 31), "0001-01-01"], dtype=object))
+    assert [(d.year, d.month, d.day) for d in far] == [(1665, 1, 1), (9999, 12, 31), (1, 1, 1)]
+
+
+def test_aware_timestamps_become_naive_utc() -> None:
+    paris = pd.Series(pd.to_datetime(["2024-01-01 10:00"]).tz_localize("Europe/Paris"))
+    assert datetimes(paris).tolist() == [pd.Timestamp("2024-01-01 09:00")]
 
 
 def test_procedure_state_follows_the_latest_judgment() -> None:
