@@ -37,9 +37,6 @@ def snapshot_dates(as_of: date) -> list[date]:
     return [add_months(last, -STEP_MONTHS * k) for k in reversed(range(SNAPSHOTS))]
 
 
-PAYMENT_COLUMNS = PAYMENT_AGGREGATE_COLUMNS
-
-
 @dataclass
 class Inputs:
     """The raw frames features are built from (already restricted to what was known at as_of)."""
@@ -98,20 +95,20 @@ def read_inputs(
         {"d": as_of},
     )
     if payments is not None:
-        if list(payments.columns) != PAYMENT_COLUMNS:
+        if list(payments.columns) != PAYMENT_AGGREGATE_COLUMNS:
             raise ValueError(
-                f"expected the payment aggregates with the columns {PAYMENT_COLUMNS}, found {list(payments.columns)}"
+                f"expected the payment aggregates with the columns {PAYMENT_AGGREGATE_COLUMNS}, found {list(payments.columns)}"
             )
-        payments = measures_as_numbers(payments)
     elif payment_dates:
         marks = ", ".join(f":p{i}" for i in range(len(payment_dates)))
         payments = read_frame(
             session,
-            f"SELECT {', '.join(PAYMENT_COLUMNS)} FROM payment_aggregate WHERE as_of IN ({marks})",
+            f"SELECT {', '.join(PAYMENT_AGGREGATE_COLUMNS)} FROM payment_aggregate WHERE as_of IN ({marks})",
             {f"p{i}": d for i, d in enumerate(payment_dates)},
-        ).pipe(measures_as_numbers)
+        )
     else:
-        payments = pd.DataFrame(columns=PAYMENT_COLUMNS)
+        payments = pd.DataFrame(columns=PAYMENT_AGGREGATE_COLUMNS)
+    payments = measures_as_numbers(payments)  # on every path: same dtypes however they came
     grades = read_frame(
         session,
         "SELECT country, valid_from, category FROM country_grade WHERE valid_from <= :d",

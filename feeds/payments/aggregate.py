@@ -35,9 +35,9 @@ from datetime import date
 import pandas as pd
 import polars as pl
 
-from models.payment_aggregate import PaymentAggregate
+from models.payment_aggregate import PAYMENT_MEASURES
 
-OUTPUT_COLUMNS = [c.name for c in PaymentAggregate.__table__.columns if c.name != "as_of"]
+OUTPUT_COLUMNS = ["buyer_id", *PAYMENT_MEASURES]
 """The ``payment_aggregate`` columns this module computes (the date is the caller's)."""
 
 DECLARATION_DAYS = 60

@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from feeds.common import FileReport, ingest_file
-from feeds.payments.aggregate import OUTPUT_COLUMNS, aggregate
+from feeds.payments.aggregate import aggregate
 from feeds.payments.parse import INVOICE_SCHEMA, parse
 from feeds.payments.store import merge_into_store, scan_history
 from models.db import bulk_insert
@@ -51,8 +51,9 @@ def refresh_aggregates(
     session.execute(delete(PaymentAggregate).where(PaymentAggregate.as_of == as_of))
     # rows come sorted by buyer: written in primary-key order (see ``aggregate``); missing
     # values become NULL in the bulk writer
-    frame = frame.assign(as_of=pd.Series([as_of] * len(frame), index=frame.index, dtype=object))
-    written = bulk_insert(session, "payment_aggregate", frame, [*OUTPUT_COLUMNS, "as_of"])
+    dated = frame.assign(as_of=pd.Series([as_of] * len(frame), index=frame.index, dtype=object))
+    rows = dated[PAYMENT_AGGREGATE_COLUMNS]
+    written = bulk_insert(session, "payment_aggregate", rows, PAYMENT_AGGREGATE_COLUMNS)
     if keep is not None:
-        keep.append(frame[PAYMENT_AGGREGATE_COLUMNS].reset_index(drop=True))
+        keep.append(rows.reset_index(drop=True))
     return written
