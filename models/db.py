@@ -212,17 +212,29 @@ def bulk_upsert(
 ) -> int:
     """Insert rows, or update the non-key columns of rows whose ``key`` already exists.
 
-    Both backends speak ``INSERT ... ON CONFLICT (key) DO UPDATE``; PostgreSQL first copies
-    the rows into a temporary stage. When ``frame`` holds a key twice, the last row wins on
-    both backends. Returns the number of distinct keys written."""
+    When ``frame`` holds a key twice, the last row wins on both backends. Returns the number
+    of distinct keys written."""
     if frame.empty:
         return 0
     frame = frame.drop_duplicates(subset=list(key), keep="last")
+    return upsert_rows(session, table, columns, frame_rows(frame, columns, table), key)
+
+
+def upsert_rows(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    key: Sequence[str],
+) -> int:
+    """:func:`bulk_upsert` of plain rows (one per key). Both backends speak ``INSERT ... ON
+    CONFLICT (key) DO UPDATE``; PostgreSQL first copies the rows into a temporary stage."""
+    if not rows:
+        return 0
     updates = [c for c in columns if c not in key]
     action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
     conflict = f"ON CONFLICT ({', '.join(key)}) {action}"
     names = ", ".join(columns)
-    rows = frame_rows(frame, columns, table)
     if session.connection().dialect.name == "postgresql":
         stage = f"_stage_{table}"
         session.execute(text(f"CREATE TEMP TABLE {stage} AS SELECT {names} FROM {table} WITH NO DATA"))

@@ -21,7 +21,7 @@ from feeds.common import FeedFileError, FileReport, ParseResult, ingest_file
 from feeds.payments.frames import read_text_table, rejected_to_pandas
 from feeds.portfolio.parse import ENTITIES, Entity, Known, validate
 from models.credit_limit import CreditLimit
-from models.db import executemany, placeholder
+from models.db import executemany, placeholder, upsert_rows
 from models.policy import Policy
 from models.policyholder import Policyholder
 
@@ -61,13 +61,7 @@ def _marks(session: Session, count: int) -> str:
 
 
 def _upsert(session: Session, table: str, frame: pl.DataFrame, key: list[str]) -> int:
-    columns = frame.columns
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(session, len(columns))}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
-    return executemany(session, sql, frame.rows(), table)
+    return upsert_rows(session, table, frame.columns, frame.rows(), key)
 
 
 def write(session: Session, entity: Entity, rows: pl.DataFrame) -> dict[str, int]:
