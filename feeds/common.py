@@ -215,3 +215,43 @@ def ingest_file(
     report.quarantined = len(result.rejected)
     report.duplicates = result.duplicates
     return report
+
+
+class Verdicts:
+    """The first failed check of each row: its field and reason. Later checks never overwrite
+    an earlier verdict, so every rejected row carries exactly one reason."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.field = pd.Series(pd.NA, index=index, dtype="object")
+        self.reason = pd.Series(pd.NA, index=index, dtype="object")
+
+    def flag(self, mask: pd.Series, field: str, reason: pd.Series | str) -> None:
+        new = mask.fillna(False).astype(bool) & self.reason.isna()
+        if not new.any():
+            return
+        self.field[new] = field
+        self.reason[new] = reason[new] if isinstance(reason, pd.Series) else reason
+
+    @property
+    def bad(self) -> pd.Series:
+        return self.reason.notna()
+
+
+def rejected_rows(
+    frame: pd.DataFrame, lines: pd.Series, verdicts: Verdicts, raw_columns: tuple[str, ...] | list[str]
+) -> pd.DataFrame:
+    """The quarantine rows (``line``, ``field``, ``reason``, ``raw``) of the flagged rows.
+
+    ``raw_columns`` chooses what is kept as raw text: never a column holding a person's name."""
+    bad = verdicts.bad
+    if not bad.any():
+        return empty_rejected()
+    raw = raw_text(frame.loc[bad], [c for c in raw_columns if c in frame])
+    return pd.DataFrame(
+        {
+            "line": lines[bad].astype("int64").to_numpy(),
+            "field": verdicts.field[bad].to_numpy(),
+            "reason": verdicts.reason[bad].to_numpy(),
+            "raw": raw.to_numpy(),
+        }
+    )

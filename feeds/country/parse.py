@@ -20,8 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pycountry
 
-from feeds.common import FeedFileError, ParseResult, decode, read_csv_text
-from feeds.registry.checks import Verdicts, rejected_rows
+from feeds.common import FeedFileError, ParseResult, Verdicts, decode, read_csv_text, rejected_rows
 
 WIDE_ID_COLUMNS = ("Country Name (1)", "ISO", "country name")
 LONG_COLUMNS = ("country", "category", "valid_from")

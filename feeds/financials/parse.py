@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from feeds.common import FeedFileError, ParseResult, read_csv_text
-from feeds.registry.checks import Verdicts, parse_iso_dates, rejected_rows, siren_valid
+from feeds.common import FeedFileError, ParseResult, Verdicts, read_csv_text, rejected_rows
+from feeds.registry.checks import parse_iso_dates, siren_valid
 
 AMOUNTS = {
     "chiffre_affaires": "revenue_cents",

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from feeds.common import FeedFileError, ParseResult, read_csv_text
-from feeds.registry.checks import Verdicts, parse_iso_dates, rejected_rows, siren_valid
+from feeds.common import FeedFileError, ParseResult, Verdicts, read_csv_text, rejected_rows
+from feeds.registry.checks import parse_iso_dates, siren_valid
 from feeds.registry.reference import company_categories, headcount_bands, naf_rev2_codes
 
 REQUIRED = (
