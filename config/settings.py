@@ -208,6 +208,10 @@ class Settings(BaseSettings):
         """The payment history (one Parquet store of invoices, merged at each ingest)."""
         return self.history_dir / "payments"
 
+    def features_file(self, as_of: date) -> Path:
+        """The night's scored features (Parquet): written by scoring, read back by monitoring."""
+        return self.history_dir / "features" / f"features_{as_of.isoformat()}.parquet"
+
 
 def _describe(error: ValidationError) -> str:
     lines = []

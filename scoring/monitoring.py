@@ -142,7 +142,7 @@ def monitor(session: Session, *, as_of: date, settings: Settings, run_id: int) -
     thresholds = settings.monitoring
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    path = settings.history_dir / "features" / f"features_{as_of.isoformat()}.parquet"
+    path = settings.features_file(as_of)
     psi_frame = pd.DataFrame(columns=["subject", "value"])
     if path.exists():
         features = pd.read_parquet(path)

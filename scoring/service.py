@@ -189,9 +189,8 @@ def score_buyers(
             challenger_scores = score_frame(challenger, features, scale, codes)
         except ScoringError as exc:
             challenger_error = str(exc)
-    folder = settings.history_dir / "features"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"features_{as_of.isoformat()}.parquet"
+    path = settings.features_file(as_of)
+    path.parent.mkdir(parents=True, exist_ok=True)
     features.assign(pd_12m=scores["pd_12m"].to_numpy()).to_parquet(path)
     _write(session, scores, as_of=as_of, role="champion", run_id=run_id)
     if challenger_scores is not None:
