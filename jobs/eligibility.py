@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS, FINAL_STATUSES, ResponseType
-from models.db import bulk_upsert, read_frame
+from models.db import bound_list, bulk_upsert, read_frame
 
 OUTPUT_COLUMNS = ["decision_id", "scheme", "eligible", "amount_cents", "deadline", "reason", "parameter_set"]
 INPUT_COLUMNS = [
@@ -327,18 +327,13 @@ _FINAL = tuple(sorted(str(s) for s in FINAL_STATUSES))
 _OPENINGS = tuple(sorted(str(e) for e in COLLECTIVE_OPENINGS))
 
 
-def _in_list(prefix: str, values: tuple[str, ...]) -> tuple[str, dict[str, str]]:
-    names = {f"{prefix}{i}": v for i, v in enumerate(values)}
-    return ", ".join(f":{n}" for n in names), names
-
-
 def eligibility_inputs(session: Session, *, business_date: date) -> pd.DataFrame:
     """Final decisions to be notified at ``business_date``, joined with what :func:`compute` needs.
 
     That is the decisions of the date plus earlier ones not yet notified (an arbiter's decision
     taken since the last run): the notification date, hence the OAL deadline, is the run's."""
-    final_marks, final_params = _in_list("st", _FINAL)
-    event_marks, event_params = _in_list("ev", _OPENINGS)
+    final_marks, final_params = bound_list("st", _FINAL)
+    event_marks, event_params = bound_list("ev", _OPENINGS)
     sql = f"""
         SELECT d.decision_id, d.decision_type, d.previous_cents, d.proposed_cents, d.final_cents,
                cl.requested_cents, p.oal_option, b.country AS buyer_country,

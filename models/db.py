@@ -7,7 +7,7 @@ goes through :func:`bulk_insert` / :func:`bulk_upsert`; the ORM is for small tra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -246,6 +246,12 @@ def upsert_rows(
         return len(rows)
     marks = ", ".join([placeholder(session)] * len(columns))
     return executemany(session, f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows, table)
+
+
+def bound_list(prefix: str, values: Iterable[object]) -> tuple[str, dict[str, str]]:
+    """``:p0, :p1, ...`` for an SQL ``IN (...)`` and the matching parameters (values as text)."""
+    names = {f"{prefix}{i}": str(v) for i, v in enumerate(values)}
+    return ", ".join(f":{n}" for n in names), names
 
 
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from models.codes import COLLECTIVE_OPENINGS
-from models.db import bulk_insert, read_frame
+from models.db import bound_list, bulk_insert, read_frame
 from scoring import registry
 from scoring.dataset import HORIZON_MONTHS, add_months, default_dates, label
 from scoring.master_scale import DEFAULT_GRADE
@@ -172,11 +172,11 @@ def monitor(session: Session, *, as_of: date, settings: Settings, run_id: int) -
             "AND grade < :default_grade",
             {"d": backtest_date, "default_grade": DEFAULT_GRADE},
         )
-        openings = {f"e{i}": str(kind) for i, kind in enumerate(sorted(COLLECTIVE_OPENINGS))}
+        marks, openings = bound_list("e", sorted(COLLECTIVE_OPENINGS))
         events = read_frame(
             session,
             "SELECT buyer_id, event_type, event_date, publication_date, cancelled FROM legal_event "
-            f"WHERE publication_date <= :d AND event_type IN ({', '.join(':' + k for k in openings)})",
+            f"WHERE publication_date <= :d AND event_type IN ({marks})",
             {"d": as_of, **openings},
         )
         target = label(

@@ -24,7 +24,7 @@ from jobs.ledger import step_counts
 from jobs.report import indicators as ind
 from jobs.report import plots
 from models.codes import ResponseType
-from models.db import read_frame
+from models.db import bound_list, read_frame
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -193,13 +193,11 @@ def indicators_of(
 def _movers_table(session: Session, movers: pd.DataFrame) -> list[dict[str, Any]]:
     """The biggest movers with their buyer's name (read for those few buyers only: a night can
     hold hundreds of thousands of decisions); a natural person's name is never shown."""
-    ids = {f"b{i}": str(b) for i, b in enumerate(movers["buyer_id"])}
+    marks, ids = bound_list("b", movers["buyer_id"])
     names: dict[str, tuple[Any, Any]] = {}
     if ids:
         found = read_frame(
-            session,
-            f"SELECT buyer_id, name, is_natural_person FROM buyer WHERE buyer_id IN ({', '.join(':' + k for k in ids)})",
-            ids,
+            session, f"SELECT buyer_id, name, is_natural_person FROM buyer WHERE buyer_id IN ({marks})", ids
         )
         names = {str(b): (n, p) for b, n, p in found.itertuples(index=False)}
     table = []
