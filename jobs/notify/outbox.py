@@ -18,10 +18,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import update
+from sqlalchemy import String, update
 from sqlalchemy.orm import Session
 
 from arbitration.rules import load_rule_set
@@ -39,6 +39,7 @@ from jobs.notify.wording import SCHEME_WORDS, day, decision_words, money, reason
 from models.codes import FINAL_STATUSES
 from models.db import bulk_insert, read_frame
 from models.decision import Decision
+from models.notification import Notification
 
 log = logging.getLogger("vigie.notify")
 
@@ -58,8 +59,8 @@ NOTIFICATION_COLUMNS = [
     "message_id",
     "created_at",
 ]
-RECIPIENTS_LENGTH = 500
-"""Width of ``notification.recipients``."""
+RECIPIENTS_LENGTH: int = cast(String, Notification.__table__.c.recipients.type).length or 0
+"""Width of ``notification.recipients``, read from the model."""
 _FINAL = tuple(sorted(str(s) for s in FINAL_STATUSES))
 _CAP_SCHEMES = ("CAP", "CAP_FRANCEXPORT", "CAP_PLUS", "CAP_PLUS_FRANCEXPORT")
 
