@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,11 +108,18 @@ def concat_results(parts: list[pd.DataFrame]) -> pd.DataFrame:
         ):
             as_objects = [_object_categories(part[column]) for part in parts]
             unified = union_categoricals(as_objects, sort_categories=True)
-            typed = pd.Index(unified.categories, dtype=parts[0][column].cat.categories.dtype)
+            typed = pd.Index(unified.categories, dtype=_categories_dtype([part[column] for part in parts]))
             out[column] = pd.Series(
                 pd.Categorical.from_codes(unified.codes, categories=typed), index=out.index
             )
     return out
+
+
+def _categories_dtype(parts: list[pd.Series]) -> Any:
+    """The categories' type one evaluation would give: that of a chunk that has any (a chunk
+    whose values are all missing types its empty categories as objects)."""
+    typed = [part.cat.categories.dtype for part in parts if len(part.cat.categories)]
+    return typed[0] if typed else parts[0].cat.categories.dtype
 
 
 def _object_categories(values: pd.Series) -> pd.Series:
