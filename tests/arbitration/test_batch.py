@@ -12,10 +12,8 @@ from arbitration.batch import concat_results, evaluate_book, evaluate_frame
 from arbitration.engine import evaluate
 from arbitration.inputs import read_tables
 from arbitration.joins import build_frame
-from arbitration.params import load_params
-from arbitration.rules import load_rule_set
-from config.settings import CONFIG_DIR
 from tests.arbitration.portfolio import AS_OF, seed_portfolio
+from tests.arbitration.test_cases import PARAMS, RULES
 
 
 @pytest.fixture
@@ -27,21 +25,17 @@ def book(session: Session, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
 
 def _whole(tables) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    rule_set = load_rule_set(CONFIG_DIR / "rules")
-    params = load_params(CONFIG_DIR / "arbitration.yaml")
-    return evaluate(build_frame(tables), rule_set, as_of=AS_OF, params=params)
+    return evaluate(build_frame(tables), RULES, as_of=AS_OF, params=PARAMS)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_a_book_evaluated_in_chunks_on_threads_decides_as_the_whole_frame_does(book, threads: int) -> None:  # type: ignore[no-untyped-def]
-    rule_set = load_rule_set(CONFIG_DIR / "rules")
-    params = load_params(CONFIG_DIR / "arbitration.yaml")
     whole = _whole(book)
     assert whole["decision"].sum() >= 3 and whole["fired_rules"].nunique() >= 3  # chunks differ
-    chunked = evaluate_book(book, rule_set, as_of=AS_OF, params=params, threads=threads)
+    chunked = evaluate_book(book, RULES, as_of=AS_OF, params=PARAMS, threads=threads)
     pd.testing.assert_frame_equal(chunked, whole)
     assert isinstance(chunked["fired_rules"].dtype, pd.CategoricalDtype)
-    framed = evaluate_frame(build_frame(book), rule_set, as_of=AS_OF, params=params, threads=threads)
+    framed = evaluate_frame(build_frame(book), RULES, as_of=AS_OF, params=PARAMS, threads=threads)
     pd.testing.assert_frame_equal(framed, chunked)
 
 
