@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from arbitration.joins import POLICY_COLUMNS, PROCEDURE_EVENTS, InputTables, build_frame, datetimes
+from models.bulk_read import read_bulk
 from models.codes import DecisionStatus
 from models.db import read_frame
 from models.payment_aggregate import measures_as_numbers
@@ -157,7 +158,7 @@ def read_tables(
     params: dict[str, object] = {"as_of": as_of}
     if limit_ids is not None:
         only = " AND l.limit_id IN (" + ", ".join(str(int(i)) for i in limit_ids) + ")"
-    limits = read_frame(
+    limits = read_bulk(  # millions of rows: read in native code (see models.bulk_read)
         session,
         # the policy terms are read once per policy, not repeated on each of millions of limits
         "SELECT l.limit_id, l.policy_id, l.buyer_id, l.granted_cents, l.requested_cents, l.request_type, "

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from models.bulk_read import read_bulk
 from models.codes import COLLECTIVE_OPENINGS
 from models.db import read_frame
 from models.payment_aggregate import PAYMENT_AGGREGATE_COLUMNS, measures_as_numbers
@@ -73,22 +74,24 @@ def read_inputs(
     session: Session, *, as_of: date, payment_dates: list[date], payments: pd.DataFrame | None = None
 ) -> Inputs:
     """Read what was known at ``as_of`` (the pure features filter again: belt and braces).
+    The three big tables (a million buyers, millions of accounts) are read in bulk
+    (:func:`models.bulk_read.read_bulk`).
 
     ``payments``: the aggregates of ``payment_dates`` already in hand, exactly as the table
     holds them (every column, in table order); the query is then skipped."""
-    buyers = read_frame(
+    buyers = read_bulk(
         session,
         "SELECT buyer_id, country, naf_code, status, legal_category, creation_date, headcount_band, "
         "size_category FROM buyer",
     )
-    financials = read_frame(
+    financials = read_bulk(
         session,
         "SELECT buyer_id, fiscal_year_end, filed_date, revenue_cents, equity_cents, total_assets_cents, "
         "net_income_cents, total_debt_cents, operating_income_cents FROM buyer_financials "
         "WHERE filed_date <= :d",
         {"d": as_of},
     )
-    legal = read_frame(
+    legal = read_bulk(
         session,
         "SELECT buyer_id, event_type, event_date, publication_date, accounts_closing_date, cancelled "
         "FROM legal_event WHERE publication_date <= :d",

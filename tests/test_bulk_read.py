@@ -1,0 +1,140 @@
+"""Bulk reads (models.bulk_read): the same frame as read_frame, and only when a second
+connection sees what the session sees."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from models.base import Base
+from models.bulk_read import _committed_sqlite_file, read_arrow, read_bulk
+from models.db import DatabaseError, bulk_insert, make_engine, read_frame
+
+BUYER_COLUMNS = ["buyer_id", "name", "country", "status", "is_natural_person", "creation_date", "updated_at"]
+
+
+def _buyers() -> pd.DataFrame:
+    """Buyers with a missing value in every nullable column read back, a quote in a name, a
+    missing date first (connectorx types columns by their declaration, not their first value)."""
+    return pd.DataFrame(
+        {
+            "buyer_id": ["B1", "B2", "B3", "B4"],
+            "name": ["L'Atelier", "Beta", "Gamma", "Delta"],
+            "country": ["FR", "FR", "DE", "FR"],
+            "naf_code": [None, "4711D", "2511Z", None],
+            "status": ["A", "A", "C", "A"],
+            "is_natural_person": [False, True, False, False],
+            "creation_date": [None, date(2001, 2, 3), date(1999, 12, 31), None],
+            "updated_at": [pd.Timestamp("2026-06-30 01:02:03").to_pydatetime()] * 4,
+        }
+    )
+
+
+def _financials() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "buyer_id": ["B1", "B1", "B2"],
+            "fiscal_year_end": [date(2024, 12, 31), date(2025, 12, 31), date(2025, 6, 30)],
+            "filed_date": [date(2025, 4, 30), None, date(2025, 10, 1)],
+            "revenue_cents": [100, 200, None],
+        }
+    )
+
+
+@pytest.fixture
+def filled(session: Session) -> Session:
+    bulk_insert(session, "buyer", _buyers(), [*BUYER_COLUMNS, "naf_code"])
+    bulk_insert(session, "buyer_financials", _financials(), list(_financials().columns))
+    session.commit()
+    return session
+
+
+QUERIES = [
+    (
+        "SELECT buyer_id, name, naf_code, status, is_natural_person, creation_date, updated_at FROM buyer ORDER BY buyer_id",
+        {},
+    ),
+    ("SELECT buyer_id, name FROM buyer WHERE name = :name", {"name": "L'Atelier"}),
+    (
+        "SELECT buyer_id, fiscal_year_end, filed_date, revenue_cents FROM buyer_financials "
+        "WHERE fiscal_year_end <= :d ORDER BY buyer_id, fiscal_year_end",
+        {"d": date(2025, 12, 31)},
+    ),
+    ("SELECT buyer_id FROM buyer WHERE is_natural_person = :yes", {"yes": True}),
+    ("SELECT buyer_id, creation_date FROM buyer WHERE buyer_id = 'none'", {}),
+]
+
+
+@pytest.mark.parametrize(("sql", "params"), QUERIES)
+def test_the_bulk_frame_is_the_frame_read_frame_returns(filled: Session, sql: str, params: dict) -> None:
+    expected = read_frame(filled, sql, params)
+    found = read_bulk(filled, sql, params)
+    if expected.empty:
+        assert found.empty and list(found.columns) == list(expected.columns)
+    else:
+        pd.testing.assert_frame_equal(found, expected)
+
+
+def test_parameters_are_bound_as_literals_that_select_the_right_rows(filled: Session) -> None:
+    found = read_bulk(filled, "SELECT buyer_id FROM buyer WHERE name = :name", {"name": "L'Atelier"})
+    assert found["buyer_id"].tolist() == ["B1"]
+    dated = read_bulk(
+        filled, "SELECT buyer_id FROM buyer_financials WHERE filed_date <= :d", {"d": date(2025, 5, 1)}
+    )
+    assert dated["buyer_id"].tolist() == ["B1"]
+    natural = read_bulk(filled, "SELECT buyer_id FROM buyer WHERE is_natural_person = :yes", {"yes": True})
+    assert natural["buyer_id"].tolist() == ["B2"]
+
+
+def test_uncommitted_rows_of_the_session_are_read(filled: Session) -> None:
+    """A second connection would not see them: the session's own connection is used."""
+    filled.execute(text("UPDATE buyer SET status = 'F' WHERE buyer_id = 'B1'"))
+    found = read_bulk(filled, "SELECT buyer_id, status FROM buyer WHERE buyer_id = 'B1'")
+    assert found["status"].tolist() == ["F"]
+    filled.rollback()
+    assert read_bulk(filled, "SELECT status FROM buyer WHERE buyer_id = 'B1'")["status"].tolist() == ["A"]
+
+
+def test_a_bad_query_names_the_cause(filled: Session) -> None:
+    with pytest.raises(DatabaseError, match=r"query failed.*no_such_table"):
+        read_bulk(filled, "SELECT buyer_id FROM no_such_table")
+
+
+def test_only_a_sqlite_file_with_nothing_pending_is_read_through_a_second_connection(tmp_path: Path) -> None:
+    folder = tmp_path / "work dir é"  # a space and an accent: the file's address is URL-quoted
+    engine = make_engine(f"sqlite:///{(folder / 'bulk.db').as_posix()}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        bulk_insert(session, "buyer", _buyers(), [*BUYER_COLUMNS, "naf_code"])
+        assert _committed_sqlite_file(session) is None  # the insert is not committed yet
+        session.commit()
+        assert _committed_sqlite_file(session) == (folder / "bulk.db").resolve()
+        assert read_bulk(session, "SELECT COUNT(*) AS n FROM buyer")["n"].tolist() == [4]
+    memory = make_engine("sqlite://")
+    Base.metadata.create_all(memory)
+    with Session(memory) as session:
+        assert _committed_sqlite_file(session) is None
+    engine.dispose()
+    memory.dispose()
+
+
+def test_the_arrow_table_holds_the_rows_on_both_paths(filled: Session) -> None:
+    """Read in bulk (committed) and through the session (an uncommitted change pending): same
+    Arrow types for text and whole numbers, and the session's own change is seen."""
+    sql = "SELECT buyer_id, revenue_cents FROM buyer_financials WHERE revenue_cents IS NOT NULL ORDER BY buyer_id, revenue_cents"
+    committed = read_arrow(filled, sql)
+    filled.execute(text("UPDATE buyer_financials SET revenue_cents = 300 WHERE revenue_cents = 200"))
+    pending = read_arrow(filled, sql)
+    assert committed.schema == pending.schema
+    assert pa.types.is_string(committed.schema.field("buyer_id").type) or pa.types.is_large_string(
+        committed.schema.field("buyer_id").type
+    )
+    assert committed.column("revenue_cents").to_pylist() == [100, 200]
+    assert pending.column("revenue_cents").to_pylist() == [100, 300]
+    filled.rollback()
