@@ -1,8 +1,8 @@
 """Build the portfolio report of a business date: one JSON-able dict, an HTML page, PNG plots.
 
-The database does the heavy aggregation (millions of limits -> a few hundred rows per country
-and per rating); :mod:`jobs.report.indicators` does the maths; this module only reads, calls
-and writes under ``settings.reports_dir / <as_of>/``. Each night also writes ``report.json``,
+The heavy aggregation (millions of limits -> a few hundred rows per country and per rating) is
+done by polars over a bulk read of the tables; :mod:`jobs.report.indicators` does the maths;
+this module only reads, calls and writes under ``settings.reports_dir / <as_of>/``. Each night also writes ``report.json``,
 which later nights read back to plot the index over time (the limits table only holds the
 present, so the report files are the index's history).
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from config.settings import Settings
 from jobs.ledger import step_counts
 from jobs.report import indicators as ind
 from jobs.report import plots
+from models.bulk_read import read_arrow
 from models.codes import ResponseType
 from models.db import bound_list, read_frame
 
@@ -46,25 +48,46 @@ def _run_id(session: Session, as_of: date, run_id: int | None) -> int | None:
 
 def _cover_by_country_and_rating(session: Session, as_of: date) -> pd.DataFrame:
     """Active cover per (buyer country, champion rating at the latest score date), with the
-    number of buyers. One pass over ``credit_limit`` (summed per buyer first, then joined to one
-    buyer row and one score row per buyer) serves both the country index and the rating
-    shares: the sum over three million limits is the expensive part, done once."""
+    number of buyers: the limits summed per buyer, then joined to one buyer row and one score
+    row per buyer (missing country or rating kept as a group of its own). One pass serves both
+    the country index and the rating shares. The three tables are read in bulk and summed by
+    polars: SQLite's GROUP BY of three million limits took 3.9-5 s, this 1.5-2 s."""
     latest = read_frame(
         session, "SELECT MAX(as_of) AS d FROM score WHERE role = 'champion' AND as_of <= :d", {"d": as_of}
     )["d"].iloc[0]
-    # SQLite would walk credit_limit along its buyer index to group without sorting: one random
-    # page read per limit, 4x slower on three million limits than a scan and a sort in memory
-    scan = "NOT INDEXED" if session.get_bind().dialect.name == "sqlite" else ""
-    return read_frame(
+    limits = read_arrow(
         session,
-        f"""SELECT b.country AS country, s.rating AS rating, COUNT(*) AS buyers,
-                  SUM(x.amount_cents) AS amount_cents
-           FROM (SELECT buyer_id, SUM(granted_cents) AS amount_cents FROM credit_limit {scan}
-                 WHERE status = 'active' AND granted_cents > 0 GROUP BY buyer_id) x
-           LEFT JOIN buyer b ON b.buyer_id = x.buyer_id
-           LEFT JOIN score s ON s.buyer_id = x.buyer_id AND s.role = 'champion' AND s.as_of = :s
-           GROUP BY b.country, s.rating""",
+        "SELECT buyer_id, granted_cents FROM credit_limit WHERE status = 'active' AND granted_cents > 0",
+    )
+    buyers = read_arrow(session, "SELECT buyer_id, country FROM buyer")
+    ratings = read_arrow(
+        session,
+        "SELECT buyer_id, rating FROM score WHERE role = 'champion' AND as_of = :s",
         {"s": latest},
+    )
+    cover = (
+        _text_keys(pl.from_arrow(limits))
+        .lazy()
+        .group_by("buyer_id")
+        .agg(pl.col("granted_cents").sum().alias("amount_cents"))
+        .join(_text_keys(pl.from_arrow(buyers)).lazy(), on="buyer_id", how="left")
+        .join(_text_keys(pl.from_arrow(ratings)).lazy(), on="buyer_id", how="left")
+        .group_by("country", "rating")
+        .agg(pl.len().alias("buyers"), pl.col("amount_cents").sum())
+        .collect()
+    )
+    return cover.to_pandas().astype({"buyers": "int64", "amount_cents": "int64"})
+
+
+def _text_keys(frame: pl.DataFrame | pl.Series) -> pl.DataFrame:
+    """Text columns as plain strings, whatever their Arrow flavour (a table with no rows from
+    the fallback read types them as null), so the joins' keys match."""
+    if not isinstance(frame, pl.DataFrame):
+        raise TypeError(f"expected a table, found {type(frame).__name__}")
+    return frame.with_columns(
+        pl.col(name).cast(pl.String)
+        for name, dtype in frame.schema.items()
+        if dtype in (pl.Null, pl.Categorical)
     )
 
 
