@@ -7,8 +7,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scoring.features import BUYER_FEATURES, EXTRA_COLUMNS, build_features, naf_section
+from scoring.features import BUYER_FEATURES, EXTRA_COLUMNS, _last_two_per_key, build_features, naf_section
 from tests.scoring.fakes import portfolio
 
 AS_OF = date(2026, 6, 30)
@@ -191,3 +193,31 @@ def test_per_buyer_parts_are_aligned_exactly_as_pandas_reindexes_them() -> None:
     pd.testing.assert_frame_equal(_align(part, wanted), part.reindex(wanted))
     everyone = pd.Index(["B4", "B2", "B1"], name="buyer_id", dtype="str")  # all present, another order
     pd.testing.assert_frame_equal(_align(part, everyone), part.reindex(everyone))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C", "D"]), st.one_of(st.none(), st.integers(0, 5))),
+        max_size=30,
+    )
+)
+def test_the_last_two_accounts_per_buyer_are_those_a_date_sort_finds(
+    rows: list[tuple[str, int | None]],
+) -> None:
+    """Against the plain pandas spelling: sort by date (stable, missing last), keep the last row
+    per buyer, then the last of the rest. Ties and missing dates included."""
+    frame = pd.DataFrame(
+        {
+            "buyer_id": pd.Series([k for k, _ in rows], dtype="str"),
+            "fiscal_year_end": pd.to_datetime(
+                [None if d is None else f"202{d}-12-31" for _, d in rows], errors="coerce"
+            ),
+        }
+    )
+    ordered = frame.sort_values("fiscal_year_end", kind="stable")
+    latest = ordered.drop_duplicates("buyer_id", keep="last")
+    previous = ordered.drop(index=latest.index).drop_duplicates("buyer_id", keep="last")
+    last, before_last = _last_two_per_key(frame["buyer_id"], frame["fiscal_year_end"])
+    assert sorted(last.tolist()) == sorted(latest.index.tolist())
+    assert sorted(before_last.tolist()) == sorted(previous.index.tolist())
