@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import CONFIG_DIR, Settings
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params, persist
-from jobs.notify import enqueue, send_pending
+from jobs.notify import enqueue, outbox, send_pending
 from jobs.notify.compose import build_message, parse_recipients
 from jobs.notify.wording import DECISION_WORDS, REASON_WORDS, money
 from models import Decision, Notification
@@ -42,6 +42,18 @@ def test_one_email_per_policyholder_and_decisions_marked_in_the_same_transaction
     notified = dict(session.execute(select(Decision.decision_id, Decision.notified)).tuples().all())
     assert notified == {1: True, 2: True, 3: True, 4: True, 5: False}  # 5 is still referred
     assert enqueue(session, business_date=AS_OF, run_id=7, settings=settings) == 0
+
+
+def test_notifications_written_in_batches_are_each_queued_once_with_their_decisions(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written one policyholder at a time (a batch of one): the same rows as in one batch."""
+    monkeypatch.setattr(outbox, "WRITE_BATCH", 1)
+    assert queue(session, settings) == 2
+    keys = session.scalars(select(Notification.outbox_key).order_by(Notification.outbox_key)).all()
+    assert keys == ["20261110-PH1", "20261110-PH2"]
+    notified = dict(session.execute(select(Decision.decision_id, Decision.notified)).tuples().all())
+    assert notified == {1: True, 2: True, 3: True, 4: True, 5: False}
 
 
 def test_a_decision_taken_by_an_arbiter_later_goes_with_the_next_night(
