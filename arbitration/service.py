@@ -24,7 +24,7 @@ from arbitration.rules import load_rule_set
 from config.settings import Settings
 from models.base import utcnow
 from models.codes import DecisionStatus
-from models.db import bulk_insert, executemany, frame_rows, placeholder, read_frame
+from models.db import bulk_insert, executemany, frame_rows, is_sqlite, placeholder, read_frame
 
 if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
     from scoring.service import ScoringFrames
@@ -161,7 +161,7 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
         f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
         f"updated_at = {mark}, requested_cents = NULL, request_type = NULL, request_date = NULL, "
         f"version = version + 1 WHERE limit_id = {mark}",
-        frame_rows(frame, list(frame.columns)),
+        frame_rows(frame, list(frame.columns), iso_dates=is_sqlite(session)),
         "credit_limit",
     )
     return len(frame)

@@ -122,22 +122,42 @@ def check_ready(engine: Engine) -> None:
         )
 
 
-def _column_values(series: pd.Series) -> list[Any]:
-    """One column as plain Python values (int, float, str, bool, date, None) for the DBAPI."""
+def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list[Any]:
+    """One column as plain Python values (int, float, str, bool, date, None) for the DBAPI;
+    with ``iso_dates``, dates and date-times as the ISO text SQLite stores (see :func:`_as_iso`)."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         has_time = bool((series.dropna() != series.dropna().dt.normalize()).any())
         values = series.dt.to_pydatetime() if has_time else series.dt.date
-        return list(pd.Series(values, dtype="object").where(series.notna().to_numpy(), None))
-    return list(series.to_numpy(dtype=object, na_value=None).tolist())  # type: ignore[call-overload]  # pandas-stubs lack na_value=None
+        out = list(pd.Series(values, dtype="object").where(series.notna().to_numpy(), None))
+    else:
+        out = list(series.to_numpy(dtype=object, na_value=None).tolist())  # type: ignore[call-overload]  # pandas-stubs lack na_value=None
+    return _as_iso(out) if iso_dates else out
+
+
+def _as_iso(values: list[Any]) -> list[Any]:
+    """Dates and date-times of a column as the text the sqlite3 module's own adapters would
+    write (``isoformat``, a space before the time), each distinct value converted once: the
+    module calls its adapter for every value, 0.6 s for a night's million scores. Other values
+    are left as they are."""
+    first = next((v for v in values if v is not None), None)
+    if not isinstance(first, date):
+        return values
+    texts = {
+        v: v.isoformat(" ") if isinstance(v, datetime) else v.isoformat()
+        for v in set(values)
+        if isinstance(v, date)
+    }
+    return [texts.get(v, v) if v is not None else None for v in values]
 
 
 def frame_rows(
-    frame: pd.DataFrame, columns: Sequence[str], table: str | None = None
+    frame: pd.DataFrame, columns: Sequence[str], table: str | None = None, *, iso_dates: bool = False
 ) -> list[tuple[Any, ...]]:
     """Rows of ``frame[columns]`` as tuples of plain Python values, converted column-wise.
 
     With ``table``, float columns bound for an integer column are rounded to integers first
-    (a NaN turns an integer column into floats in pandas; ``COPY`` would refuse ``4.0``)."""
+    (a NaN turns an integer column into floats in pandas; ``COPY`` would refuse ``4.0``).
+    ``iso_dates`` (SQLite): dates as ISO text, converted once per distinct value."""
     target = Base.metadata.tables.get(table) if table else None
     values = []
     for name in columns:
@@ -147,8 +167,12 @@ def frame_rows(
         )
         if bound_for_integer and pd.api.types.is_float_dtype(series):
             series = series.round().astype("Int64")
-        values.append(_column_values(series))
+        values.append(_column_values(series, iso_dates=iso_dates))
     return list(zip(*values, strict=True))
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.connection().dialect.name == "sqlite"
 
 
 def placeholder(session: Session) -> str:
@@ -194,7 +218,7 @@ def bulk_insert(session: Session, table: str, frame: pd.DataFrame, columns: Sequ
     of rows written."""
     if frame.empty:
         return 0
-    rows = frame_rows(frame, columns, table)
+    rows = frame_rows(frame, columns, table, iso_dates=is_sqlite(session))
     if session.connection().dialect.name == "postgresql":
         _copy(session, table, columns, rows)
         return len(rows)
@@ -217,7 +241,9 @@ def bulk_upsert(
     if frame.empty:
         return 0
     frame = frame.drop_duplicates(subset=list(key), keep="last")
-    return upsert_rows(session, table, columns, frame_rows(frame, columns, table), key)
+    return upsert_rows(
+        session, table, columns, frame_rows(frame, columns, table, iso_dates=is_sqlite(session)), key
+    )
 
 
 def upsert_rows(

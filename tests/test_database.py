@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from models.base import Base
 from models.country_grade import CountryGrade
-from models.db import DatabaseError, bulk_insert, bulk_upsert, check_ready, make_engine, read_frame, upgrade
+from models.db import (
+    DatabaseError,
+    bulk_insert,
+    bulk_upsert,
+    check_ready,
+    frame_rows,
+    make_engine,
+    read_frame,
+    upgrade,
+)
 
 
 def test_upgrade_creates_every_table_and_is_repeatable(db_url: str) -> None:
@@ -122,3 +133,42 @@ def test_dates_come_back_as_dates_on_both_backends_and_text_stays_text(session) 
     assert read["updated_at"].iloc[0].replace(tzinfo=None) == datetime(2026, 7, 1, 10, 30)
     assert read["name"].iloc[0] == "2026-07-01" and read["name"].iloc[-1] == "Not a date SARL"
     assert read["buyer_id"].iloc[0] == "B0000"
+
+
+def test_dates_are_written_to_sqlite_as_the_text_its_own_adapters_write(tmp_path: Path) -> None:
+    """Bulk writes hand SQLite dates as ISO text (converted once per distinct value): the
+    stored text must be what the sqlite3 module's adapters store for the same values."""
+    engine = make_engine(f"sqlite:///{(tmp_path / 'dates.db').as_posix()}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (k INTEGER, d DATE, ts DATETIME, n TEXT)"))
+    moments = [
+        datetime(2026, 6, 30, 1, 2, 3, tzinfo=UTC),
+        datetime(2026, 6, 30, 1, 2, 3, 456789),
+        None,
+    ]
+    frame = pd.DataFrame(
+        {
+            "k": [1, 2, 3],
+            "d": [date(2026, 6, 30), None, date(2026, 6, 30)],
+            "ts": moments,
+            "n": ["a", None, "c"],
+        },
+        dtype=object,
+    )
+    with Session(engine) as session:
+        bulk_insert(session, "t", frame, ["k", "d", "ts", "n"])
+        session.commit()
+    raw = sqlite3.connect(tmp_path / "dates.db")
+    raw.executemany(
+        "INSERT INTO t VALUES (?, ?, ?, ?)",
+        [(k + 10, d, ts, n) for k, d, ts, n in frame.itertuples(index=False)],
+    )
+    written = raw.execute("SELECT d, ts, n, typeof(d), typeof(ts) FROM t WHERE k < 10 ORDER BY k").fetchall()
+    adapted = raw.execute("SELECT d, ts, n, typeof(d), typeof(ts) FROM t WHERE k > 10 ORDER BY k").fetchall()
+    raw.close()
+    engine.dispose()
+    assert written == adapted
+    assert written[0][:2] == ("2026-06-30", "2026-06-30 01:02:03+00:00")
+    # and the rows handed to the driver already hold that text, not date objects to adapt
+    rows = frame_rows(frame, ["k", "d", "ts"], iso_dates=True)
+    assert rows[1] == (2, None, "2026-06-30 01:02:03.456789")
