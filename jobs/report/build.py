@@ -24,7 +24,7 @@ from config.settings import Settings
 from jobs.ledger import step_counts
 from jobs.report import indicators as ind
 from jobs.report import plots
-from models.bulk_read import read_arrow
+from models.bulk_read import read_arrow, read_bulk
 from models.codes import ResponseType
 from models.db import bound_list, read_frame
 
@@ -110,7 +110,8 @@ def _grades(session: Session, as_of: date) -> pd.DataFrame:
 
 
 def _decisions(session: Session, as_of: date) -> pd.DataFrame:
-    return read_frame(
+    # half a million rows on a first night: read in bulk (1.9 s through the session)
+    return read_bulk(
         session,
         """SELECT d.decision_id, d.decision_type, d.status, d.previous_cents, d.proposed_cents, d.final_cents,
                   d.desk, d.buyer_id, b.country AS buyer_country
