@@ -13,6 +13,7 @@ reader then sees exactly what the session would) and falls back to
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +33,10 @@ def read_bulk(session: Session, sql: str, params: dict[str, Any] | None = None) 
     native code when the session's database is a SQLite file with nothing uncommitted in it.
 
     For plain SELECTs of declared columns: an expression column has no declared type and is
-    typed from its first value, which fails when that value is NULL."""
+    typed from its first value, which fails when that value is NULL; a value that does not fit
+    its declared type (text in an INTEGER column, a date-time with an offset) fails the read
+    with :class:`DatabaseError`. Not for the session's temporary tables, which a second
+    connection cannot see."""
     table = _read_native(session, sql, params)
     return read_frame(session, sql, params) if table is None else _as_read_frame(table)
 
@@ -101,6 +105,14 @@ def _committed_sqlite_file(session: Session) -> Path | None:
 
 def _inline(session: Session, sql: str, params: dict[str, Any]) -> str:
     """``sql`` with its parameters written as SQL literals by SQLAlchemy's SQLite dialect
-    (quotes doubled, dates as ISO text, booleans as 0/1): connectorx takes no bound values."""
-    statement = text(sql).bindparams(**params) if params else text(sql)
+    (quotes doubled, booleans as 0/1): connectorx takes no bound values. Dates and date-times
+    are first turned into the text the sqlite3 module binds for them (``isoformat``, a space
+    before the time), so a comparison selects the same rows as through the session."""
+    plain = {
+        name: (value.isoformat(" ") if isinstance(value, datetime) else value.isoformat())
+        if isinstance(value, date)
+        else value
+        for name, value in params.items()
+    }
+    statement = text(sql).bindparams(**plain) if plain else text(sql)
     return str(statement.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))

@@ -142,12 +142,20 @@ def _as_iso(values: list[Any]) -> list[Any]:
     first = next((v for v in values if v is not None), None)
     if not isinstance(first, date):
         return values
-    texts = {
-        v: v.isoformat(" ") if isinstance(v, datetime) else v.isoformat()
-        for v in set(values)
-        if isinstance(v, date)
-    }
-    return [texts.get(v, v) if v is not None else None for v in values]
+    texts: dict[Any, str] = {}
+    out: list[Any] = []
+    for value in values:
+        if not isinstance(value, date):
+            out.append(value)
+            continue
+        # a date-time is keyed with its offset: 01:00+00:00 and 03:00+02:00 are equal (one
+        # instant) but written as different texts
+        key = (value, value.utcoffset()) if isinstance(value, datetime) else value
+        text_ = texts.get(key)
+        if text_ is None:
+            text_ = texts[key] = value.isoformat(" ") if isinstance(value, datetime) else value.isoformat()
+        out.append(text_)
+    return out
 
 
 def frame_rows(

@@ -3,7 +3,7 @@ connection sees what the session sees."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ from models.base import Base
 from models.bulk_read import _committed_sqlite_file, read_arrow, read_bulk
 from models.db import DatabaseError, bulk_insert, make_engine, read_frame
 
+UPDATED_AT = datetime(2026, 6, 30, 1, 2, 3)
 BUYER_COLUMNS = ["buyer_id", "name", "country", "status", "is_natural_person", "creation_date", "updated_at"]
 
 
@@ -31,7 +32,7 @@ def _buyers() -> pd.DataFrame:
             "status": ["A", "A", "C", "A"],
             "is_natural_person": [False, True, False, False],
             "creation_date": [None, date(2001, 2, 3), date(1999, 12, 31), None],
-            "updated_at": [pd.Timestamp("2026-06-30 01:02:03").to_pydatetime()] * 4,
+            "updated_at": [UPDATED_AT] * 4,
         }
     )
 
@@ -67,6 +68,7 @@ QUERIES = [
         {"d": date(2025, 12, 31)},
     ),
     ("SELECT buyer_id FROM buyer WHERE is_natural_person = :yes", {"yes": True}),
+    ("SELECT buyer_id FROM buyer WHERE updated_at = :t ORDER BY buyer_id", {"t": UPDATED_AT}),
     ("SELECT buyer_id, creation_date FROM buyer WHERE buyer_id = 'none'", {}),
 ]
 
@@ -90,6 +92,8 @@ def test_parameters_are_bound_as_literals_that_select_the_right_rows(filled: Ses
     assert dated["buyer_id"].tolist() == ["B1"]
     natural = read_bulk(filled, "SELECT buyer_id FROM buyer WHERE is_natural_person = :yes", {"yes": True})
     assert natural["buyer_id"].tolist() == ["B2"]
+    stamped = read_bulk(filled, "SELECT buyer_id FROM buyer WHERE updated_at = :t", {"t": UPDATED_AT})
+    assert len(stamped) == 4  # a date-time bound as the text it was stored as
 
 
 def test_uncommitted_rows_of_the_session_are_read(filled: Session) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -145,13 +145,14 @@ def test_dates_are_written_to_sqlite_as_the_text_its_own_adapters_write(tmp_path
         datetime(2026, 6, 30, 1, 2, 3, tzinfo=UTC),
         datetime(2026, 6, 30, 1, 2, 3, 456789),
         None,
+        datetime(2026, 6, 30, 3, 2, 3, tzinfo=timezone(timedelta(hours=2))),  # the first instant
     ]
     frame = pd.DataFrame(
         {
-            "k": [1, 2, 3],
-            "d": [date(2026, 6, 30), None, date(2026, 6, 30)],
+            "k": [1, 2, 3, 4],
+            "d": [date(2026, 6, 30), None, date(2026, 6, 30), date(2026, 7, 1)],
             "ts": moments,
-            "n": ["a", None, "c"],
+            "n": ["a", None, "c", "d"],
         },
         dtype=object,
     )
@@ -169,6 +170,7 @@ def test_dates_are_written_to_sqlite_as_the_text_its_own_adapters_write(tmp_path
     engine.dispose()
     assert written == adapted
     assert written[0][:2] == ("2026-06-30", "2026-06-30 01:02:03+00:00")
+    assert written[3][1] == "2026-06-30 03:02:03+02:00"  # the same instant, its own offset kept
     # and the rows handed to the driver already hold that text, not date objects to adapt
     rows = frame_rows(frame, ["k", "d", "ts"], iso_dates=True)
     assert rows[1] == (2, None, "2026-06-30 01:02:03.456789")

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -66,12 +67,11 @@ def _cover_by_country_and_rating(session: Session, as_of: date) -> pd.DataFrame:
         {"s": latest},
     )
     cover = (
-        _text_keys(pl.from_arrow(limits))
-        .lazy()
+        _keyed(limits, ["buyer_id"], ("granted_cents",))
         .group_by("buyer_id")
         .agg(pl.col("granted_cents").sum().alias("amount_cents"))
-        .join(_text_keys(pl.from_arrow(buyers)).lazy(), on="buyer_id", how="left")
-        .join(_text_keys(pl.from_arrow(ratings)).lazy(), on="buyer_id", how="left")
+        .join(_keyed(buyers, ["buyer_id", "country"]), on="buyer_id", how="left")
+        .join(_keyed(ratings, ["buyer_id", "rating"]), on="buyer_id", how="left")
         .group_by("country", "rating")
         .agg(pl.len().alias("buyers"), pl.col("amount_cents").sum())
         .collect()
@@ -79,15 +79,14 @@ def _cover_by_country_and_rating(session: Session, as_of: date) -> pd.DataFrame:
     return cover.to_pandas().astype({"buyers": "int64", "amount_cents": "int64"})
 
 
-def _text_keys(frame: pl.DataFrame | pl.Series) -> pl.DataFrame:
-    """Text columns as plain strings, whatever their Arrow flavour (a table with no rows from
-    the fallback read types them as null), so the joins' keys match."""
+def _keyed(table: pa.Table, keys: list[str], amounts: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """``table`` for the joins: key columns as text and amounts as whole numbers, whatever the
+    read gave (a table with no rows from the session's read types its columns as null)."""
+    frame = pl.from_arrow(table)
     if not isinstance(frame, pl.DataFrame):
         raise TypeError(f"expected a table, found {type(frame).__name__}")
-    return frame.with_columns(
-        pl.col(name).cast(pl.String)
-        for name, dtype in frame.schema.items()
-        if dtype in (pl.Null, pl.Categorical)
+    return frame.lazy().with_columns(
+        *(pl.col(k).cast(pl.String) for k in keys), *(pl.col(a).cast(pl.Int64) for a in amounts)
     )
 
 

@@ -6,13 +6,15 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 from alembic import command
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from config.settings import Settings, load_settings
 from jobs.notify import enqueue, send_pending
-from jobs.report.build import build_report
+from jobs.report.build import _cover_by_country_and_rating, build_report
 from models import MonitoringMetric, Run, RunStep
 from models.base import Base
 from models.db import alembic_config, make_engine, session_factory
@@ -126,3 +128,26 @@ def test_vigie_report_prints_one_json_object(tmp_path: Path, sqlite_settings: Se
     assert set(data["country_risk_index"]) >= {"stock", "flow"}
     assert set(data["notifications"]) >= {"sent", "dead_letter"}
     assert bad.exit_code != 0
+
+
+def test_the_cover_is_the_same_read_in_bulk_or_through_the_session_and_empty_without_limits(
+    session: Session,
+) -> None:
+    """Committed: read in bulk; with a write pending: read through the session (as on
+    PostgreSQL). Same rows either way; a book without active limits has no cover (its columns
+    are untyped when read through the session)."""
+    seed_portfolio(session)
+    session.commit()
+    committed = _cover_by_country_and_rating(session, AS_OF)
+    session.execute(text("UPDATE buyer SET name = name"))  # a write: the session's own read
+    pending = _cover_by_country_and_rating(session, AS_OF)
+    order = ["country", "rating"]
+    pd.testing.assert_frame_equal(
+        committed.sort_values(order, na_position="first", ignore_index=True),
+        pending.sort_values(order, na_position="first", ignore_index=True),
+    )
+    assert int(committed["amount_cents"].sum()) == 130_000_00 and int(committed["buyers"].sum()) == 2
+    session.execute(text("UPDATE credit_limit SET granted_cents = 0"))  # no cover left
+    empty = _cover_by_country_and_rating(session, AS_OF)
+    assert empty.empty and list(empty.columns) == ["country", "rating", "buyers", "amount_cents"]
+    session.rollback()
