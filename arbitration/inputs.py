@@ -24,6 +24,7 @@ from models.bulk_read import read_bulk
 from models.codes import DecisionStatus
 from models.db import read_frame
 from models.payment_aggregate import measures_as_numbers
+from models.score import LATEST_SCORE_DATE
 
 if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
     from scoring.service import ScoringFrames
@@ -72,9 +73,23 @@ _latest_financials = _latest(
     "filed_date IS NOT NULL AND filed_date <= :as_of",
 )
 _latest_payments = _latest("payment_aggregate", PAYMENT_COLUMNS, "as_of", "as_of <= :as_of")
+
+
+def _scores_of_latest_date(buyer_filter: str) -> str:
+    """The champion scores of the latest score date on or before ``:as_of``: one range of the
+    score key, which starts with the date. A night scores every buyer known at its date, so
+    these are the latest scores of nearly every buyer (see :data:`_latest_scores`)."""
+    return (
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM score WHERE role = 'champion' AND as_of = "
+        f"({LATEST_SCORE_DATE}) AND {buyer_filter}"
+    )
+
+
 _latest_scores = _latest(
     "score", SCORE_COLUMNS, "as_of", "role = 'champion' AND as_of <= :as_of", outer="t.role = 'champion'"
 )
+"""The latest score of each buyer of a filter, for the few without one at the latest date: the
+score key starts with the date, so this walks the history once (a rare path)."""
 
 
 def _in_list(column: str, values: Iterable[object]) -> str:
@@ -106,6 +121,8 @@ def _with_earlier(
 def _is_in(keys: pd.Series, reference: pd.Series) -> np.ndarray:
     """Whether each key is among ``reference``, by Arrow's hash set: pandas' ``isin`` on Arrow
     text turns the reference into a Python list first (5 s for a million buyer ids)."""
+    if len(reference) == 0:  # an empty read has no type to match the keys' text against
+        return np.zeros(len(keys), dtype=bool)
     found = pc.is_in(pa.array(keys, from_pandas=True), value_set=pa.array(reference, from_pandas=True))
     return found.to_numpy(zero_copy_only=False).astype(bool)
 
@@ -181,7 +198,8 @@ def read_tables(
             f"SELECT {', '.join(BUYER_COLUMNS)} FROM buyer WHERE {buyer_filter}",
         ).rename(columns={"status": "buyer_status"})
         financials = read_frame(session, _latest_financials(buyer_filter), params)
-        scores = read_frame(session, _latest_scores(buyer_filter), params)
+        latest = read_frame(session, _scores_of_latest_date(buyer_filter), params)
+        scores = _with_earlier(session, latest, buyers["buyer_id"], _latest_scores, params)
         payments = read_frame(session, _latest_payments(buyer_filter), params)
     payments = measures_as_numbers(payments)  # on both paths: same dtypes either way
     kinds = ", ".join(f"'{k}'" for k in [*PROCEDURE_EVENTS, "radiation", "accounts_filed"])

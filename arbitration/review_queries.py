@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from arbitration.users import InvalidInputError, NotFoundError, Principal
 from models.buyer import Buyer
 from models.credit_limit import CreditLimit
+from models.db import read_frame
 from models.decision import Decision
 from models.legal_event import LegalEvent
 from models.payment_aggregate import PaymentAggregate
@@ -177,6 +178,24 @@ def _rows(session: Session, stmt: Select) -> list[dict[str, Any]]:  # type: igno
     return [dict(row._mapping) for row in session.execute(stmt).all()]
 
 
+_RECENT_SCORE_DATES = """
+WITH RECURSIVE recent(as_of, n) AS (
+  SELECT (SELECT as_of FROM score WHERE role = 'champion' ORDER BY as_of DESC LIMIT 1), 1
+  UNION ALL
+  SELECT (SELECT s.as_of FROM score s WHERE s.role = 'champion' AND s.as_of < recent.as_of
+          ORDER BY s.as_of DESC LIMIT 1), n + 1
+  FROM recent WHERE recent.as_of IS NOT NULL AND n < :count
+)
+SELECT as_of FROM recent WHERE as_of IS NOT NULL
+"""
+
+
+def _recent_score_dates(session: Session, count: int) -> list[date]:
+    """The latest ``count`` champion score dates, newest first, each one step back along the
+    score key (which starts with the date: a buyer's history is read date by date)."""
+    return [v for v in read_frame(session, _RECENT_SCORE_DATES, {"count": count})["as_of"].tolist() if v]
+
+
 def _json(text: str | None, default: Any) -> Any:
     try:
         return json.loads(text) if text else default
@@ -216,11 +235,13 @@ def dossier(session: Session, *, actor: Principal, buyer_id: str) -> Dossier:
     scores = _rows(
         session,
         select(Score.as_of, Score.pd_12m, Score.grade, Score.rating, Score.model_version, Score.reason_codes)
-        .where(Score.buyer_id == buyer_id, Score.role == "champion")
-        .order_by(Score.as_of.desc())
-        .limit(HISTORY_POINTS),
+        .where(
+            Score.as_of.in_(_recent_score_dates(session, HISTORY_POINTS)),
+            Score.role == "champion",
+            Score.buyer_id == buyer_id,
+        )
+        .order_by(Score.as_of),
     )
-    scores.reverse()
     reason_codes = [c for c in (scores[-1]["reason_codes"] or "").split(",") if c] if scores else []
     events = _rows(
         session,

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS, FINAL_STATUSES, ResponseType
 from models.db import bound_list, bulk_upsert, read_frame
+from models.score import LATEST_SCORE_DATE
 
 OUTPUT_COLUMNS = ["decision_id", "scheme", "eligible", "amount_cents", "deadline", "reason", "parameter_set"]
 INPUT_COLUMNS = [
@@ -343,10 +344,11 @@ def eligibility_inputs(session: Session, *, business_date: date) -> pd.DataFrame
                      AND COALESCE(e.event_date, e.publication_date) <= :d
                ) THEN 1 ELSE 0 END AS collective_procedure,
                ph.revenue_cents AS policyholder_revenue_cents, ph.size_category AS policyholder_size,
-               (SELECT s.grade FROM score s
-                 WHERE s.buyer_id = d.buyer_id AND s.role = 'champion' AND s.as_of <= :d
-                 ORDER BY s.as_of DESC LIMIT 1) AS grade
+               COALESCE(s.grade, (SELECT older.grade FROM score older
+                 WHERE older.buyer_id = d.buyer_id AND older.role = 'champion' AND older.as_of <= :d
+                 ORDER BY older.as_of DESC LIMIT 1)) AS grade
         FROM decision d
+        LEFT JOIN score s ON s.as_of = :scored AND s.role = 'champion' AND s.buyer_id = d.buyer_id
         LEFT JOIN policy p ON p.policy_id = d.policy_id
         LEFT JOIN policyholder ph ON ph.policyholder_id = d.policyholder_id
         LEFT JOIN buyer b ON b.buyer_id = d.buyer_id
@@ -355,7 +357,21 @@ def eligibility_inputs(session: Session, *, business_date: date) -> pd.DataFrame
           AND (d.business_date = :d OR (d.notified = :false_ AND d.business_date <= :d))
         ORDER BY d.decision_id
     """
-    frame = read_frame(session, sql, {"d": business_date, "false_": False, **final_params, **event_params})
+    # the grade of the latest score date (every buyer is scored each night): one key seek per
+    # decision. Only a buyer without a score that night has its own latest looked for, which
+    # walks the history (keyed by date)
+    scored = read_frame(session, LATEST_SCORE_DATE, {"as_of": business_date})["as_of"]
+    frame = read_frame(
+        session,
+        sql,
+        {
+            "d": business_date,
+            "scored": scored.iloc[0] if len(scored) else None,
+            "false_": False,
+            **final_params,
+            **event_params,
+        },
+    )
     if frame.empty:
         return pd.DataFrame(columns=INPUT_COLUMNS)
     frame["collective_procedure"] = frame["collective_procedure"].astype(int).astype(bool)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
@@ -17,6 +18,7 @@ from models.base import Base
 from models.country_grade import CountryGrade
 from models.db import (
     DatabaseError,
+    alembic_config,
     bulk_insert,
     bulk_upsert,
     check_ready,
@@ -175,3 +177,45 @@ def test_dates_are_written_to_sqlite_as_the_text_its_own_adapters_write(tmp_path
     # are left to the driver's adapter
     rows = frame_rows(frame, ["k", "d", "ts"], iso_dates=True)
     assert rows[0] == (1, "2026-06-30", moments[0]) and rows[1] == (2, None, moments[1])
+
+
+def test_the_score_key_migration_keeps_every_score_both_ways(db_url: str) -> None:
+    """0004 re-keys ``score`` by date (SQLite: a copy into a new table) and back."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0003")
+    rows = [
+        {"b": b, "d": d, "r": r, "g": g}
+        for g, (b, d, r) in enumerate(
+            [
+                ("B1", date(2026, 6, 30), "champion"),
+                ("B1", date(2026, 7, 1), "champion"),
+                ("B2", date(2026, 7, 1), "challenger"),
+            ],
+            start=1,
+        )
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO score (buyer_id, as_of, role, pd_12m, grade, rating, model_name, model_version, "
+                "reason_codes, run_id) VALUES (:b, :d, :r, 0.01, :g, 'A', 'm', '1', '', NULL)"
+            ),
+            rows,
+        )
+    stored = "SELECT buyer_id, as_of, role, grade FROM score ORDER BY buyer_id, as_of, role"
+    with engine.connect() as connection:
+        before = connection.execute(text(stored)).all()
+    upgrade(engine)
+    assert inspect(engine).get_pk_constraint("score")["constrained_columns"] == ["as_of", "role", "buyer_id"]
+    with engine.connect() as connection:
+        assert connection.execute(text(stored)).all() == before
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    fresh = make_engine(db_url)  # a new engine: no cached reflection of the re-keyed table
+    assert inspect(fresh).get_pk_constraint("score")["constrained_columns"] == ["buyer_id", "as_of", "role"]
+    with fresh.connect() as connection:
+        assert connection.execute(text(stored)).all() == before
+    fresh.dispose()
+    engine.dispose()
