@@ -150,8 +150,7 @@ def _night_inputs_and_features(
 
 def _write(session: Session, scores: pd.DataFrame, *, as_of: date, role: str, run_id: int | None) -> int:
     session.execute(text("DELETE FROM score WHERE as_of = :d AND role = :r"), {"d": as_of, "r": role})
-    # in primary-key order (buyer_id first): each insert lands next to the previous one in the
-    # key's b-tree; a million scores are written in 4.3 s instead of 6.8 s in buyer-table order
+    # in key order (as_of, role, buyer_id): the night's rows are appended at the end of the key
     frame = scores.assign(as_of=as_of, role=role, run_id=run_id).sort_values("buyer_id", kind="stable")
     return bulk_insert(session, "score", frame, SCORE_COLUMNS)
 

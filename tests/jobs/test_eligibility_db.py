@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import CONFIG_DIR
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params, persist
 from models import Eligibility
+from models.score import Score
 from tests.jobs.test_notify_seed import AS_OF, seed_portfolio
 
 PARAMS = load_scheme_params(CONFIG_DIR / "schemes.yaml")
@@ -25,6 +26,32 @@ def test_inputs_join_what_compute_needs_and_skip_referred_decisions(session: Ses
     assert inputs.loc[4, "requested_cents"] == 100_000_00
     assert inputs.loc[1, "grade"] == 3
     assert inputs.loc[1, "policyholder_size"] == "PME"
+
+
+def test_the_grade_is_the_latest_score_of_the_buyer_even_if_not_scored_on_the_latest_date(
+    session: Session,
+) -> None:
+    """The grade comes from the latest score date (one key seek); a buyer without a score on
+    that date keeps its own latest one."""
+    seed_portfolio(session)
+    later = AS_OF - timedelta(days=1)  # still on or before the business date
+    session.execute(update(Score).where(Score.buyer_id == "732829320").values(as_of=later, grade=7))
+    session.add(
+        Score(
+            buyer_id="US-1",
+            as_of=later - timedelta(days=1),
+            role="champion",
+            pd_12m=0.5,
+            grade=9,
+            rating="C",
+            model_name="m",
+            model_version="1",
+        )
+    )
+    session.flush()
+    inputs = eligibility_inputs(session, business_date=AS_OF).set_index("decision_id")
+    assert inputs.loc[1, "grade"] == 7  # no score on AS_OF: its own latest (the day before)
+    assert inputs.loc[4, "grade"] == 2  # scored on AS_OF: that score, not the older 9
 
 
 def test_a_legal_event_after_the_date_does_not_count(session: Session) -> None:
