@@ -193,7 +193,7 @@ SELECT as_of FROM recent WHERE as_of IS NOT NULL
 def _recent_score_dates(session: Session, count: int) -> list[date]:
     """The latest ``count`` champion score dates, newest first, each one step back along the
     score key (which starts with the date: a buyer's history is read date by date)."""
-    return [v for v in read_frame(session, _RECENT_SCORE_DATES, {"count": count})["as_of"].tolist() if v]
+    return list(read_frame(session, _RECENT_SCORE_DATES, {"count": count})["as_of"])
 
 
 def _json(text: str | None, default: Any) -> Any:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from models.codes import COLLECTIVE_OPENINGS, FINAL_STATUSES, ResponseType
 from models.db import bound_list, bulk_upsert, read_frame
-from models.score import LATEST_SCORE_DATE
+from models.score import latest_score_date
 
 OUTPUT_COLUMNS = ["decision_id", "scheme", "eligible", "amount_cents", "deadline", "reason", "parameter_set"]
 INPUT_COLUMNS = [
@@ -360,13 +360,12 @@ def eligibility_inputs(session: Session, *, business_date: date) -> pd.DataFrame
     # the grade of the latest score date (every buyer is scored each night): one key seek per
     # decision. Only a buyer without a score that night has its own latest looked for, which
     # walks the history (keyed by date)
-    scored = read_frame(session, LATEST_SCORE_DATE, {"as_of": business_date})["as_of"]
     frame = read_frame(
         session,
         sql,
         {
             "d": business_date,
-            "scored": scored.iloc[0] if len(scored) else None,
+            "scored": latest_score_date(session, business_date),
             "false_": False,
             **final_params,
             **event_params,

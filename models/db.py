@@ -178,12 +178,13 @@ def frame_rows(
 
 
 def is_sqlite(session: Session) -> bool:
+    """Whether the session's database is SQLite (else PostgreSQL)."""
     return session.connection().dialect.name == "sqlite"
 
 
 def placeholder(session: Session) -> str:
     """The DBAPI parameter mark of the session's driver (``?`` for SQLite, ``%s`` for psycopg)."""
-    return "?" if session.connection().dialect.name == "sqlite" else "%s"
+    return "?" if is_sqlite(session) else "%s"
 
 
 def executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Date, Float, Integer, PrimaryKeyConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
+from models.db import read_frame
 
 
 class Score(Base):
@@ -37,5 +38,11 @@ class Score(Base):
 LATEST_SCORE_DATE = (
     "SELECT as_of FROM score WHERE role = 'champion' AND as_of <= :as_of ORDER BY as_of DESC LIMIT 1"
 )
-"""The latest champion score date on or before ``:as_of`` (NULL if none): a walk back along the
-key from ``:as_of`` that stops at the first champion row."""
+"""The latest champion score date on or before ``:as_of`` (no row if none): a walk back along
+the key from ``:as_of`` that stops at the first champion row."""
+
+
+def latest_score_date(session: Session, as_of: date) -> date | None:
+    """The latest champion score date on or before ``as_of``, None when nothing was scored."""
+    found = read_frame(session, LATEST_SCORE_DATE, {"as_of": as_of})["as_of"]
+    return found.iloc[0] if len(found) else None

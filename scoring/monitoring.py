@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from models.codes import COLLECTIVE_OPENINGS
 from models.db import bound_list, bulk_insert, read_frame
+from models.score import latest_score_date
 from scoring import registry
 from scoring.dataset import HORIZON_MONTHS, add_months, default_dates, label
 from scoring.master_scale import DEFAULT_GRADE
@@ -155,14 +156,7 @@ def monitor(session: Session, *, as_of: date, settings: Settings, run_id: int) -
 
     # backtest: latest champion scoring date at least 12 months back
     horizon_start = add_months(as_of, -HORIZON_MONTHS)
-    last = read_frame(
-        session,
-        "SELECT MAX(as_of) AS d FROM score WHERE role = 'champion' AND as_of <= :d",
-        {"d": horizon_start},
-    )
-    backtest_date = (
-        pd.Timestamp(last["d"].iloc[0]).date() if len(last) and pd.notna(last["d"].iloc[0]) else None
-    )
+    backtest_date = latest_score_date(session, horizon_start)
     auc: float | None = None
     grade_alerts: list[int] = []
     if backtest_date is not None:

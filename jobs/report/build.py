@@ -2,9 +2,9 @@
 
 The heavy aggregation (millions of limits -> a few hundred rows per country and per rating) is
 done by polars over a bulk read of the tables; :mod:`jobs.report.indicators` does the maths;
-this module only reads, calls and writes under ``settings.reports_dir / <as_of>/``. Each night also writes ``report.json``,
-which later nights read back to plot the index over time (the limits table only holds the
-present, so the report files are the index's history).
+this module only reads, calls and writes under ``settings.reports_dir / <as_of>/``. Each night
+also writes ``report.json``, which later nights read back to plot the index over time (the
+limits table only holds the present, so the report files are the index's history).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from jobs.report import plots
 from models.bulk_read import read_arrow, read_bulk
 from models.codes import ResponseType
 from models.db import bound_list, read_frame
+from models.score import latest_score_date
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -53,9 +54,7 @@ def _cover_by_country_and_rating(session: Session, as_of: date) -> pd.DataFrame:
     row per buyer (missing country or rating kept as a group of its own). One pass serves both
     the country index and the rating shares. The three tables are read in bulk and summed by
     polars: SQLite's GROUP BY of three million limits took 3.9-5 s, this 1.5-2 s."""
-    latest = read_frame(
-        session, "SELECT MAX(as_of) AS d FROM score WHERE role = 'champion' AND as_of <= :d", {"d": as_of}
-    )["d"].iloc[0]
+    latest = latest_score_date(session, as_of)
     limits = read_arrow(
         session,
         "SELECT buyer_id, granted_cents FROM credit_limit WHERE status = 'active' AND granted_cents > 0",
