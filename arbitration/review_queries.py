@@ -15,13 +15,12 @@ from typing import Any, Literal, cast
 from sqlalchemy import Select, func, null, select
 from sqlalchemy.orm import Session
 
+from arbitration.review_history import mapped_rows, payment_history, recent_dates
 from arbitration.users import InvalidInputError, NotFoundError, Principal
 from models.buyer import Buyer
 from models.credit_limit import CreditLimit
-from models.db import read_frame
 from models.decision import Decision
 from models.legal_event import LegalEvent
-from models.payment_aggregate import PaymentAggregate
 from models.policy import Policy
 from models.policyholder import Policyholder
 from models.review_task import ReviewTask
@@ -38,6 +37,7 @@ SORTS: dict[str, Any] = {
 }
 MAX_PAGE_SIZE = 200
 HISTORY_POINTS = 60
+"""Score dates shown in a dossier's PD history."""
 EVENTS_SHOWN = 50
 DECISIONS_SHOWN = 50
 
@@ -174,28 +174,6 @@ class Dossier:
     decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _rows(session: Session, stmt: Select) -> list[dict[str, Any]]:  # type: ignore[type-arg]
-    return [dict(row._mapping) for row in session.execute(stmt).all()]
-
-
-_RECENT_SCORE_DATES = """
-WITH RECURSIVE recent(as_of, n) AS (
-  SELECT (SELECT as_of FROM score WHERE role = 'champion' ORDER BY as_of DESC LIMIT 1), 1
-  UNION ALL
-  SELECT (SELECT s.as_of FROM score s WHERE s.role = 'champion' AND s.as_of < recent.as_of
-          ORDER BY s.as_of DESC LIMIT 1), n + 1
-  FROM recent WHERE recent.as_of IS NOT NULL AND n < :count
-)
-SELECT as_of FROM recent WHERE as_of IS NOT NULL
-"""
-
-
-def _recent_score_dates(session: Session, count: int) -> list[date]:
-    """The latest ``count`` champion score dates, newest first, each one step back along the
-    score key (which starts with the date: a buyer's history is read date by date)."""
-    return list(read_frame(session, _RECENT_SCORE_DATES, {"count": count})["as_of"])
-
-
 def _json(text: str | None, default: Any) -> Any:
     try:
         return json.loads(text) if text else default
@@ -232,18 +210,18 @@ def dossier(session: Session, *, actor: Principal, buyer_id: str) -> Dossier:
         "status": buyer.status,
         "is_natural_person": buyer.is_natural_person,
     }
-    scores = _rows(
+    scores = mapped_rows(
         session,
         select(Score.as_of, Score.pd_12m, Score.grade, Score.rating, Score.model_version, Score.reason_codes)
         .where(
-            Score.as_of.in_(_recent_score_dates(session, HISTORY_POINTS)),
+            Score.as_of.in_(recent_dates(session, "score", HISTORY_POINTS, "role = 'champion'")),
             Score.role == "champion",
             Score.buyer_id == buyer_id,
         )
         .order_by(Score.as_of),
     )
     reason_codes = [c for c in (scores[-1]["reason_codes"] or "").split(",") if c] if scores else []
-    events = _rows(
+    events = mapped_rows(
         session,
         select(
             LegalEvent.notice_id,
@@ -257,23 +235,8 @@ def dossier(session: Session, *, actor: Principal, buyer_id: str) -> Dossier:
         .order_by(LegalEvent.publication_date.desc())
         .limit(EVENTS_SHOWN),
     )
-    payments = _rows(
-        session,
-        select(PaymentAggregate)
-        .where(PaymentAggregate.buyer_id == buyer_id)
-        .order_by(PaymentAggregate.as_of.desc())
-        .limit(12)
-        .with_only_columns(
-            PaymentAggregate.as_of,
-            PaymentAggregate.invoices,
-            PaymentAggregate.amount_cents,
-            PaymentAggregate.days_beyond_terms,
-            PaymentAggregate.overdue_share,
-            PaymentAggregate.overdue_declarations,
-            PaymentAggregate.reporting_policyholders,
-        ),
-    )
-    exposure = _rows(
+    payments = payment_history(session, buyer_id)
+    exposure = mapped_rows(
         session,
         select(
             CreditLimit.limit_id,
@@ -292,7 +255,7 @@ def dossier(session: Session, *, actor: Principal, buyer_id: str) -> Dossier:
         .order_by(CreditLimit.granted_cents.desc())
         .limit(200),
     )
-    decisions = _rows(
+    decisions = mapped_rows(
         session,
         select(
             Decision.decision_id,

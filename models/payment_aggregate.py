@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import BigInteger, Date, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Date, Float, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -16,11 +16,13 @@ class PaymentAggregate(Base):
     database a slow copy of a Parquet file; decisions need only these per-buyer figures."""
 
     __tablename__ = "payment_aggregate"
-    # by date: replacing a night's aggregates is an index seek, not a scan of the whole history
-    __table_args__ = (Index("ix_payment_aggregate_as_of", "as_of"),)
+    # keyed by date (as the score): a night's aggregates are appended at the end of the key,
+    # replacing a night's is one range of it. Readers take the aggregates of one date (the
+    # latest on or before theirs); the dossier reads a buyer's through the recent dates.
+    __table_args__ = (PrimaryKeyConstraint("as_of", "buyer_id"),)
 
-    buyer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[date] = mapped_column(Date)
     invoices: Mapped[int] = mapped_column(Integer)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     days_beyond_terms: Mapped[float] = mapped_column(Float)

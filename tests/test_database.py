@@ -179,10 +179,47 @@ def test_dates_are_written_to_sqlite_as_the_text_its_own_adapters_write(tmp_path
     assert rows[0] == (1, "2026-06-30", moments[0]) and rows[1] == (2, None, moments[1])
 
 
-def test_the_score_key_migration_keeps_every_score_both_ways(db_url: str) -> None:
-    """0004 re-keys ``score`` by date (SQLite: a copy into a new table) and back."""
+_SCORES = (
+    "INSERT INTO score (buyer_id, as_of, role, pd_12m, grade, rating, model_name, model_version, "
+    "reason_codes, run_id) VALUES (:b, :d, :r, 0.01, :g, 'A', 'm', '1', '', NULL)"
+)
+_AGGREGATES = (
+    "INSERT INTO payment_aggregate (buyer_id, as_of, invoices, amount_cents, days_beyond_terms, "
+    "overdue_share, overdue_declarations, dbt_trend_3m, dbt_trend_12m, reporting_policyholders) "
+    "VALUES (:b, :d, :g, 100, 1.5, 0.1, 0, NULL, 2.0, 1)"
+)
+
+
+@pytest.mark.parametrize(
+    ("revision", "table", "insert", "stored", "old_key", "new_key"),
+    [
+        (
+            "0004",
+            "score",
+            _SCORES,
+            "SELECT buyer_id, as_of, role, grade FROM score ORDER BY buyer_id, as_of, role",
+            ["buyer_id", "as_of", "role"],
+            ["as_of", "role", "buyer_id"],
+        ),
+        (
+            "0005",
+            "payment_aggregate",
+            _AGGREGATES,
+            "SELECT buyer_id, as_of, invoices, dbt_trend_3m, dbt_trend_12m FROM payment_aggregate "
+            "ORDER BY buyer_id, as_of",
+            ["buyer_id", "as_of"],
+            ["as_of", "buyer_id"],
+        ),
+    ],
+)
+def test_a_history_key_migration_keeps_every_row_both_ways(
+    db_url: str, revision: str, table: str, insert: str, stored: str, old_key: list[str], new_key: list[str]
+) -> None:
+    """0004 and 0005 re-key ``score`` and ``payment_aggregate`` by date (SQLite: a copy into a
+    new table) and back, every row and value kept."""
     engine = make_engine(db_url)
-    upgrade(engine, "0003")
+    before_revision = f"{int(revision) - 1:04d}"
+    upgrade(engine, before_revision)
     rows = [
         {"b": b, "d": d, "r": r, "g": g}
         for g, (b, d, r) in enumerate(
@@ -195,26 +232,19 @@ def test_the_score_key_migration_keeps_every_score_both_ways(db_url: str) -> Non
         )
     ]
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO score (buyer_id, as_of, role, pd_12m, grade, rating, model_name, model_version, "
-                "reason_codes, run_id) VALUES (:b, :d, :r, 0.01, :g, 'A', 'm', '1', '', NULL)"
-            ),
-            rows,
-        )
-    stored = "SELECT buyer_id, as_of, role, grade FROM score ORDER BY buyer_id, as_of, role"
+        connection.execute(text(insert), rows)
     with engine.connect() as connection:
         before = connection.execute(text(stored)).all()
-    upgrade(engine)
-    assert inspect(engine).get_pk_constraint("score")["constrained_columns"] == ["as_of", "role", "buyer_id"]
+    upgrade(engine, revision)
+    assert inspect(engine).get_pk_constraint(table)["constrained_columns"] == new_key
     with engine.connect() as connection:
         assert connection.execute(text(stored)).all() == before
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0003")
+        command.downgrade(config, before_revision)
     fresh = make_engine(db_url)  # a new engine: no cached reflection of the re-keyed table
-    assert inspect(fresh).get_pk_constraint("score")["constrained_columns"] == ["buyer_id", "as_of", "role"]
+    assert inspect(fresh).get_pk_constraint(table)["constrained_columns"] == old_key
     with fresh.connect() as connection:
         assert connection.execute(text(stored)).all() == before
     fresh.dispose()

@@ -78,7 +78,9 @@ def test_frames_of_another_date_are_not_used(session) -> None:  # type: ignore[n
     )
 
 
-def test_a_buyer_without_payments_tonight_keeps_its_latest_earlier_aggregate(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_buyer_without_payments_tonight_ignores_an_earlier_aggregate(session) -> None:  # type: ignore[no-untyped-def]
+    """Tonight's aggregates hold every invoice of the year and every older unpaid one: an
+    earlier aggregate of a buyer absent tonight would only bring back aged-out invoices."""
     seed_portfolio(session)
     session.commit()
     moved = {"d": AS_OF, "before": AS_OF - timedelta(days=3)}
@@ -90,7 +92,12 @@ def test_a_buyer_without_payments_tonight_keeps_its_latest_earlier_aggregate(ses
     session.commit()
     handed = load_frame(session, as_of=AS_OF, known=_frames(session))
     pd.testing.assert_frame_equal(handed, load_frame(session, as_of=AS_OF))
-    assert set(handed.loc[handed["buyer_id"] == "100000003", "days_beyond_terms"]) == {70.0}
+    assert handed.loc[handed["buyer_id"] == "100000003", "days_beyond_terms"].isna().all()
+    others = handed.loc[handed["buyer_id"] != "100000003", "days_beyond_terms"]
+    assert others.notna().any()
+    # on the date of that earlier aggregate, it is the latest there is: it is used
+    earlier = load_frame(session, as_of=moved["before"])
+    assert set(earlier.loc[earlier["buyer_id"] == "100000003", "days_beyond_terms"]) == {70.0}
 
 
 def test_the_latest_account_per_buyer_is_its_latest_year_end_first_on_a_tie() -> None:

@@ -252,7 +252,7 @@ def test_refresh_aggregates_replaces_the_rows_of_that_date(session: Session, tmp
     refresh_aggregates(session, store_dir=store, as_of=date(2026, 3, 3))
     session.commit()
     assert _count(session, PaymentAggregate) == 4
-    row = session.get(PaymentAggregate, (SIREN_B, as_of))
+    row = session.get(PaymentAggregate, (as_of, SIREN_B))
     assert row is not None
     assert (row.invoices, row.amount_cents, row.overdue_share) == (1, 10000, 1.0)
     assert row.days_beyond_terms == pytest.approx(30.0)  # due 2026-01-31, unpaid on 2026-03-02
