@@ -124,9 +124,14 @@ def check_ready(engine: Engine) -> None:
 
 def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list[Any]:
     """One column as plain Python values (int, float, str, bool, date, None) for the DBAPI;
-    with ``iso_dates``, dates as the ISO text SQLite stores (see :func:`_as_iso`)."""
+    with ``iso_dates``, dates and date-times as the ISO text SQLite stores (see :func:`_as_iso`)."""
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         has_time = bool((series.dropna() != series.dropna().dt.normalize()).any())
+        if iso_dates:  # each distinct value converted once (a night's rows share one time stamp)
+            codes, uniques = pd.factorize(series)
+            plain = uniques.to_pydatetime() if has_time else uniques.date
+            texts = np.array([*(_iso(v) for v in plain), None], dtype=object)
+            return list(texts[codes].tolist())  # code -1 (missing) picks the trailing None
         values = series.dt.to_pydatetime() if has_time else series.dt.date
         out = list(pd.Series(values, dtype="object").where(series.notna().to_numpy(), None))
     else:
@@ -134,22 +139,29 @@ def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list[Any]:
     return _as_iso(out) if iso_dates else out
 
 
+def _iso(value: date) -> str:
+    """What the sqlite3 module's own adapters write: ``isoformat()`` for a date,
+    ``isoformat(" ")`` for a date-time."""
+    return value.isoformat(" ") if isinstance(value, datetime) else value.isoformat()
+
+
 def _as_iso(values: list[Any]) -> list[Any]:
-    """The dates of a column as the text the sqlite3 module's own adapter would write
-    (``isoformat``), each distinct day converted once: the module calls its adapter for every
-    value, 0.6 s for a night's million scores. Date-times are left to the adapter: most are
-    distinct (a time stamp per row), so converting them here only added work (1 s more for
-    the first night's 517k decisions)."""
+    """The dates and date-times of a column as the text the sqlite3 module's own adapters would
+    write, each distinct value converted once: the module calls its adapter for every value
+    (0.6 s for a night's million scores; 1.4 s for the time stamps of a first night's 517k
+    decisions, which all share the run's)."""
     first = next((v for v in values if v is not None), None)
-    if not isinstance(first, date) or isinstance(first, datetime):
+    if not isinstance(first, date):
         return values
-    texts: dict[date, str] = {}
+    texts: dict[object, str] = {}
     out: list[Any] = []
     for value in values:
-        if type(value) is date:
-            text_ = texts.get(value)
+        if type(value) is date or type(value) is datetime:
+            # the same instant at two offsets compares equal: keyed with its zone, each keeps its own
+            key = (value, value.tzinfo) if type(value) is datetime else value
+            text_ = texts.get(key)
             if text_ is None:
-                text_ = texts[value] = value.isoformat()
+                text_ = texts[key] = _iso(value)
             out.append(text_)
         else:
             out.append(value)

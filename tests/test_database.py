@@ -173,10 +173,13 @@ def test_dates_are_written_to_sqlite_as_the_text_its_own_adapters_write(tmp_path
     assert written == adapted
     assert written[0][:2] == ("2026-06-30", "2026-06-30 01:02:03+00:00")
     assert written[3][1] == "2026-06-30 03:02:03+02:00"  # the same instant, its own offset kept
-    # the rows handed to the driver hold the days as text already; date-times (mostly distinct)
-    # are left to the driver's adapter
+    # the rows handed to the driver hold the days and date-times as text already
     rows = frame_rows(frame, ["k", "d", "ts"], iso_dates=True)
-    assert rows[0] == (1, "2026-06-30", moments[0]) and rows[1] == (2, None, moments[1])
+    assert rows[0] == (1, "2026-06-30", "2026-06-30 01:02:03+00:00")
+    assert rows[1] == (2, None, "2026-06-30 01:02:03.456789")
+    # a time-zone-aware column (what pandas makes of one run's time stamp) takes the same text
+    stamped = pd.DataFrame({"ts": pd.Series([moments[0], None, moments[0]], dtype="datetime64[ns, UTC]")})
+    assert [r[0] for r in frame_rows(stamped, ["ts"], iso_dates=True)] == [written[0][1], None, written[0][1]]
 
 
 _SCORES = (

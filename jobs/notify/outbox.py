@@ -21,7 +21,7 @@ from itertools import groupby
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import String, update
+from sqlalchemy import String
 from sqlalchemy.orm import Session
 
 from arbitration.rules import load_rule_set
@@ -37,8 +37,7 @@ from jobs.notify.compose import (
 )
 from jobs.notify.wording import SCHEME_WORDS, day, decision_words, money, reason_words
 from models.codes import FINAL_STATUSES
-from models.db import bulk_insert, read_frame
-from models.decision import Decision
+from models.db import bulk_insert, executemany, placeholder, read_frame
 from models.notification import Notification
 
 log = logging.getLogger("vigie.notify")
@@ -244,12 +243,15 @@ def enqueue(session: Session, *, business_date: date, run_id: int | None, settin
     queued += _write(session, rows)
     if not queued:
         return 0
-    for start in range(0, len(notified), 5000):
-        chunk = notified[start : start + 5000]
-        session.execute(
-            update(Decision).where(Decision.decision_id.in_(chunk)).values(notified=True),
-            execution_options={"synchronize_session": False},
-        )
+    # one prepared statement run per decision on the raw connection: the ORM's IN lists of
+    # 5,000 bound ids took 1.9 s for a first night's 517k decisions
+    mark = placeholder(session)
+    executemany(
+        session,
+        f"UPDATE decision SET notified = {mark} WHERE decision_id = {mark}",
+        [(True, decision_id) for decision_id in notified],
+        "decision",
+    )
     log.info("queued %d notifications covering %d decisions for %s", queued, len(notified), business_date)
     return queued
 
