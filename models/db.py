@@ -129,7 +129,8 @@ def _column_values(series: pd.Series, *, iso_dates: bool = False) -> list[Any]:
         has_time = bool((series.dropna() != series.dropna().dt.normalize()).any())
         if iso_dates:  # each distinct value converted once (a night's rows share one time stamp)
             codes, uniques = pd.factorize(series)
-            plain = uniques.to_pydatetime() if has_time else uniques.date
+            stamps = pd.DatetimeIndex(uniques)  # what factorize returns for a datetime column
+            plain = stamps.to_pydatetime() if has_time else stamps.date
             texts = np.array([*(_iso(v) for v in plain), None], dtype=object)
             return list(texts[codes].tolist())  # code -1 (missing) picks the trailing None
         values = series.dt.to_pydatetime() if has_time else series.dt.date
