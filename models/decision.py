@@ -46,6 +46,10 @@ class Decision(Base):
             "proposed_cents",
             "buyer_id",
         ),
+        # what the night still has to qualify and notify: final decisions not yet notified. A
+        # short range of this key whatever the history (a status-first index walked every
+        # final decision ever made, 0.9-1.3 s a query after six nights on a million-buyer book)
+        Index("ix_decision_pending", "notified", "status", "business_date"),
     )
 
     decision_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -61,7 +65,7 @@ class Decision(Base):
     previous_cents: Mapped[int] = mapped_column(BigInteger)
     proposed_cents: Mapped[int] = mapped_column(BigInteger)
     final_cents: Mapped[int | None] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(10), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # looked up through ix_decision_queue
     desk: Mapped[str | None] = mapped_column(String(40), index=True)
     required_authority_cents: Mapped[int | None] = mapped_column(BigInteger)
     four_eyes: Mapped[bool] = mapped_column(Boolean, default=False)
