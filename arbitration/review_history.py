@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import read_frame
+from models.db import mapped_rows, read_frame
 from models.payment_aggregate import PaymentAggregate
 
 PAYMENT_POINTS = 12
@@ -60,8 +60,3 @@ def payment_history(session: Session, buyer_id: str) -> list[dict[str, Any]]:
             PaymentAggregate.reporting_policyholders,
         ),
     )
-
-
-def mapped_rows(session: Session, stmt: Select) -> list[dict[str, Any]]:  # type: ignore[type-arg]
-    """The rows of a SELECT as dicts keyed by column label."""
-    return [dict(row._mapping) for row in session.execute(stmt).all()]

@@ -15,10 +15,11 @@ from typing import Any, Literal, cast
 from sqlalchemy import Select, func, null, select
 from sqlalchemy.orm import Session
 
-from arbitration.review_history import mapped_rows, payment_history, recent_dates
+from arbitration.review_history import payment_history, recent_dates
 from arbitration.users import InvalidInputError, NotFoundError, Principal
 from models.buyer import Buyer
 from models.credit_limit import CreditLimit
+from models.db import mapped_rows
 from models.decision import Decision
 from models.legal_event import LegalEvent
 from models.policy import Policy

@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Integer, create_engine, event, text
+from sqlalchemy import Engine, Integer, Select, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -355,6 +355,12 @@ def _plain_rows(result: Any) -> list[tuple[Any, ...]]:
         result.close()
         return rows if rows and isinstance(rows[0], tuple) else [tuple(row) for row in rows]
     return [tuple(row) for row in result.fetchall()]
+
+
+def mapped_rows(session: Session, stmt: Select) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+    """The rows of a SELECT as dicts keyed by column label (the admin screens' few rows; a
+    night's many rows go through :func:`read_frame`)."""
+    return [dict(row._mapping) for row in session.execute(stmt).all()]
 
 
 def read_frame(session: Session, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
