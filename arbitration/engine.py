@@ -42,6 +42,7 @@ OUTPUT_COLUMNS = (
     "oecd_category",
     "model_version",
     "previous_cents",
+    "requested_cents",
     "target_cents",
     "proposed_cents",
     "decision",
@@ -289,6 +290,9 @@ def evaluate(
             "oecd_category": data["oecd_category"],
             "model_version": obj(data["model_version"]),
             "previous_cents": previous.astype(np.int64),
+            # what a request asked for (missing when the limit answers none): the decision keeps
+            # it, as applying the decision clears the request from the limit
+            "requested_cents": pd.array(np.where(answering, requested, np.nan), dtype="Int64"),
             "target_cents": np.nan_to_num(target).astype(np.int64),
             "proposed_cents": np.where(decision, amount, previous).astype(np.int64),
             "decision": decision,

@@ -89,6 +89,8 @@ def change_limit(
             f"limit {limit_id} already has decision {existing} for {business_date.isoformat()}: act on it instead"
         )
     before = snapshot(limit, LIMIT_FIELDS)
+    # read before the update: it clears the answered request on the session's limit too
+    requested, request_type = limit.requested_cents, limit.request_type
     now = utcnow()
     guarded_update(
         session,
@@ -111,9 +113,10 @@ def change_limit(
         policy_id=limit.policy_id,
         buyer_id=limit.buyer_id,
         policyholder_id=policy.policyholder_id if policy is not None else "",
-        decision_type=decision_type_for(previous, granted_cents, limit.requested_cents, limit.request_type),
+        decision_type=decision_type_for(previous, granted_cents, requested, request_type),
         reason_code=ReasonCode.OTHER,
         previous_cents=previous,
+        requested_cents=requested,
         proposed_cents=granted_cents,
         final_cents=granted_cents,
         status=DecisionStatus.AMENDED.value,

@@ -337,7 +337,7 @@ def eligibility_inputs(session: Session, *, business_date: date) -> pd.DataFrame
     event_marks, event_params = bound_list("ev", _OPENINGS)
     sql = f"""
         SELECT d.decision_id, d.decision_type, d.previous_cents, d.proposed_cents, d.final_cents,
-               cl.requested_cents, p.oal_option, b.country AS buyer_country,
+               d.requested_cents, p.oal_option, b.country AS buyer_country,
                CASE WHEN EXISTS (
                    SELECT 1 FROM legal_event e
                    WHERE e.buyer_id = d.buyer_id AND e.cancelled = :false_ AND e.event_type IN ({event_marks})
@@ -352,7 +352,6 @@ def eligibility_inputs(session: Session, *, business_date: date) -> pd.DataFrame
         LEFT JOIN policy p ON p.policy_id = d.policy_id
         LEFT JOIN policyholder ph ON ph.policyholder_id = d.policyholder_id
         LEFT JOIN buyer b ON b.buyer_id = d.buyer_id
-        LEFT JOIN credit_limit cl ON cl.limit_id = d.limit_id
         WHERE d.status IN ({final_marks})
           AND (d.business_date = :d OR (d.notified = :false_ AND d.business_date <= :d))
         ORDER BY d.decision_id

@@ -63,6 +63,9 @@ class Decision(Base):
     reason_code: Mapped[int] = mapped_column(Integer)
     reason_rule: Mapped[str | None] = mapped_column(String(60))
     previous_cents: Mapped[int] = mapped_column(BigInteger)
+    # what the policyholder asked for when the decision answers a request (NULL otherwise):
+    # applying the decision clears the request from the limit, eligibility still needs it
+    requested_cents: Mapped[int | None] = mapped_column(BigInteger)
     proposed_cents: Mapped[int] = mapped_column(BigInteger)
     final_cents: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10))  # looked up through ix_decision_queue

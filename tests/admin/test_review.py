@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -242,6 +243,26 @@ def test_a_manual_change_becomes_a_notifiable_decision(world: World, sessions) -
                 comment="x",
                 business_date=TODAY,
             )
+
+
+def test_a_manual_change_answering_a_request_keeps_what_was_asked(world: World, sessions) -> None:
+    """L1 asks 100k -> 200k; set by hand to 150k the next day, it is a partial approval and
+    the decision keeps the 200k asked for (the change clears the request from the limit)."""
+    bob = who(sessions, "bob")
+    with sessions.begin() as s:
+        made = review_limits.change_limit(
+            s,
+            actor=bob,
+            limit_id=world.limits["L1"],
+            expected_version=1,
+            granted_cents=150_000 * EUR,
+            comment="accounts received",
+            business_date=TODAY + timedelta(days=1),
+        )
+        did = made.decision_id
+    d, limit, _, _ = state(sessions, did)
+    assert (d.decision_type, d.requested_cents, d.previous_cents) == (5, 200_000 * EUR, 100_000 * EUR)
+    assert (limit.requested_cents, limit.request_type, limit.granted_cents) == (None, None, 150_000 * EUR)
 
 
 def test_the_audit_log_is_append_only(world: World, sessions) -> None:

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from arbitration.explain import LimitNotFoundError, explain_limit
 from arbitration.service import arbitrate
 from arbitration.whatif import simulate
 from config.settings import CONFIG_DIR, Settings
+from jobs.eligibility import eligibility_inputs
 from models.db import read_frame
-from tests.arbitration.portfolio import AS_OF, seed_portfolio
+from tests.arbitration.portfolio import AS_OF, EUR, seed_portfolio
 
 TABLES = ("decision", "review_task", "credit_limit")
 
@@ -53,6 +55,8 @@ def test_arbitrate_applies_refers_and_records_everything(session: Session, setti
     # new request approved (limits 11, 12): request cleared
     assert found.loc[11, "decision_type"] == 2 and limits["request_type"].isna()[11]
     assert limits.loc[11, "status"] == "active" and limits.loc[11, "granted_cents"] == 4_000_000
+    # the decision keeps what the request asked for; a review of a limit answers no request
+    assert found.loc[11, "requested_cents"] == 4_000_000 and pd.isna(found.loc[5, "requested_cents"])
     # 3M limit capped (7, 8): referred, four eyes, limit untouched until an arbiter acts
     assert (found.loc[[7, 8], "status"] == "referred").all() and found.loc[7, "four_eyes"]
     assert limits.loc[7, "granted_cents"] == 300_000_000 and limits.loc[7, "version"] == 1
@@ -73,6 +77,27 @@ def test_arbitrate_applies_refers_and_records_everything(session: Session, setti
     by_desk = dict(zip(tasks["desk"], tasks["approvals_needed"], strict=True))
     assert by_desk == {"general": 2, "retail": 1, "latam": 1}
     assert summary.exposure_removed_cents == 2 * 20_000_000 + 2 * 5_000_000
+
+
+def test_a_partial_approval_applied_at_once_still_tells_eligibility_what_was_asked(
+    session: Session, settings: Settings
+) -> None:
+    """Limit 5 (DBT 70 days: halved) asks 100k -> 300k: partly approved at 150k and applied,
+    which clears the request from the limit. Eligibility, read afterwards in the same night,
+    still sees the 300k asked for (the CAP top-up makes up part of that shortfall)."""
+    seed_portfolio(session)
+    session.execute(
+        text("UPDATE credit_limit SET request_type = 3, requested_cents = :asked WHERE limit_id = 5"),
+        {"asked": 300_000 * EUR},
+    )
+    arbitrate(session, as_of=AS_OF, run_id=1, settings=settings)
+    found = decisions(session)
+    assert (found.loc[5, "decision_type"], found.loc[5, "status"]) == (5, "applied")
+    assert (found.loc[5, "proposed_cents"], found.loc[5, "requested_cents"]) == (150_000 * EUR, 300_000 * EUR)
+    limit = read_frame(session, "SELECT requested_cents, request_type FROM credit_limit WHERE limit_id = 5")
+    assert limit.isna().all(axis=None)  # answered
+    inputs = eligibility_inputs(session, business_date=AS_OF).set_index("decision_id")
+    assert inputs.loc[int(found.loc[5, "decision_id"]), "requested_cents"] == 300_000 * EUR
 
 
 def test_rerunning_the_same_date_changes_nothing_and_doubles_nothing(

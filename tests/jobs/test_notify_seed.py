@@ -150,6 +150,7 @@ def seed_portfolio(session: Session, *, buyer_name: str = "Boulangerie Martin") 
                 decision_type=int(kind),
                 reason_code=int(reason),
                 previous_cents=previous,
+                requested_cents=100_000_00 if limit == 4 else None,  # the request limit 4 answers
                 proposed_cents=proposed,
                 final_cents=None,
                 status=status,
