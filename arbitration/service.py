@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from arbitration.batch import evaluate_book, without_limits
 from arbitration.inputs import read_tables
+from arbitration.joins import KeyIndex
 from arbitration.params import load_params
 from arbitration.rules import load_rule_set
 from config.settings import Settings
 from models.base import utcnow
+from models.bulk_read import read_bulk
 from models.codes import DecisionStatus
 from models.db import bulk_insert, executemany, frame_rows, is_sqlite, placeholder, read_frame
 
@@ -67,6 +69,50 @@ TASK_COLUMNS = (
     "version",
     "created_at",
 )
+
+
+TONIGHT_COLUMNS = (
+    "decision_id",
+    "limit_id",
+    "business_date",
+    "policy_id",
+    "buyer_id",
+    "policyholder_id",
+    "decision_type",
+    "reason_code",
+    "reason_rule",
+    "previous_cents",
+    "requested_cents",
+    "proposed_cents",
+    "final_cents",
+    "status",
+    "effective_date",
+    "buyer_country",
+    "buyer_name",
+    "siren",
+    "grade",
+    "oal_option",
+)
+"""What :class:`DecidedTonight` holds per decision: the decision as written and the facts of
+its buyer and policy that eligibility and the e-mails need."""
+
+
+@dataclass(frozen=True)
+class DecidedTonight:
+    """The final decisions one :func:`arbitrate` call wrote (those applied at once), handed to
+    the later steps of the same unit of work so they need not read them back: on a first night
+    that is half a million decisions, each joined in SQLite to its buyer, score, policy and
+    policyholder (over ten seconds of key lookups). ``decisions`` has :data:`TONIGHT_COLUMNS`;
+    they all carry ``run_id``, which is how a reader tells them from the decisions it must
+    still read from the database (an arbiter's, an earlier night's).
+
+    The facts are those the decision was taken on, the same the database holds at that point:
+    the buyer's country, name and SIREN, its grade (the latest champion score on or before the
+    date), the policy's OAL option."""
+
+    business_date: date
+    run_id: int
+    decisions: pd.DataFrame
 
 
 @dataclass
@@ -153,7 +199,8 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
             "granted_cents": amount,
             "status": status,
             "effective_date": applied["effective_date"].to_numpy(),
-            "updated_at": applied["created_at"].to_numpy(),
+            # the array itself: as NumPy a zoned column became 517k Timestamps, one by one (1.3 s)
+            "updated_at": applied["created_at"].array,
             "limit_id": applied["limit_id"].to_numpy(),
         }
     )
@@ -195,6 +242,44 @@ def create_review_tasks(session: Session, *, as_of: date) -> int:
     return bulk_insert(session, "review_task", tasks, TASK_COLUMNS)
 
 
+def _tonight(
+    session: Session,
+    rows: pd.DataFrame,
+    decided: pd.DataFrame,
+    policies: pd.DataFrame,
+    identities: pd.DataFrame,
+    *,
+    as_of: date,
+    run_id: int,
+) -> DecidedTonight:
+    """The applied decisions of ``rows`` (as written, with the ids the database gave them) and
+    their facts: country and grade from the evaluated ``decided`` (same order as ``rows``),
+    the OAL option from ``policies``, name and SIREN from ``identities``."""
+    final = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()
+    ids = read_frame(
+        session,
+        "SELECT limit_id, decision_id FROM decision WHERE business_date = :d AND run_id = :run",
+        {"d": as_of, "run": run_id},
+    )
+    out = rows.loc[final, [c for c in TONIGHT_COLUMNS if c in rows.columns]].reset_index(drop=True)
+    out.insert(
+        0,
+        "decision_id",
+        pd.Series(ids["decision_id"].to_numpy(), index=ids["limit_id"].to_numpy())
+        .reindex(out["limit_id"].to_numpy())
+        .to_numpy(),
+    )
+    out["buyer_country"] = decided["country"].astype(object).to_numpy()[final]
+    out["grade"] = pd.to_numeric(decided["grade"].to_numpy()[final], errors="coerce")
+    option = pd.Series(policies["oal_option"].to_numpy(), index=policies["policy_id"].to_numpy())
+    out["oal_option"] = option.reindex(out["policy_id"].to_numpy()).to_numpy()
+    position = KeyIndex(identities["buyer_id"]).positions(out["buyer_id"])  # a million buyers
+    known = position >= 0
+    for column, source in (("buyer_name", "name"), ("siren", "siren")):
+        out[column] = _where(known, identities[source].to_numpy(dtype=object)[np.where(known, position, 0)])
+    return DecidedTonight(as_of, run_id, out[list(TONIGHT_COLUMNS)])
+
+
 def arbitrate(
     session: Session,
     *,
@@ -202,9 +287,12 @@ def arbitrate(
     run_id: int | None,
     settings: Settings,
     known: ScoringFrames | None = None,
+    keep: list[DecidedTonight] | None = None,
 ) -> ArbitrationSummary:
     """Decide every limit at ``as_of`` with the active rule set; does not commit. ``known``:
-    the score step's frames of this run, when it ran in this process (fewer reads)."""
+    the score step's frames of this run, when it ran in this process (fewer reads). With
+    ``keep`` (and a ``run_id``), the final decisions written are appended to it (see
+    :class:`DecidedTonight`)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     tables = read_tables(session, as_of=as_of, known=known)
@@ -214,13 +302,21 @@ def arbitrate(
     already = len(tables.limits) - len(fresh.limits)
     del tables
     summary = ArbitrationSummary(as_of, rule_set.version, already_decided=already)
+    policies = fresh.policies
     result = evaluate_book(fresh, rule_set, as_of=as_of, params=params)
     del fresh
     decided = result[result["decision"]]
     summary.evaluated = len(result)
+    identities = None
+    if keep is not None and run_id is not None:
+        # read before the first write: a bulk read sees only what is committed (models.bulk_read)
+        identities = read_bulk(session, "SELECT buyer_id, name, siren FROM buyer")
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)
     bulk_insert(session, "decision", rows, DECISION_COLUMNS)
     apply_to_limits(session, rows)
+    if keep is not None and run_id is not None and identities is not None:
+        keep.append(_tonight(session, rows, decided, policies, identities, as_of=as_of, run_id=run_id))
+        del identities
     summary.review_tasks = create_review_tasks(session, as_of=as_of)
     removed = (decided["previous_cents"] - decided["proposed_cents"]).clip(lower=0)
     summary.decisions = len(decided)

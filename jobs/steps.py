@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from arbitration.service import DecidedTonight
 from arbitration.service import arbitrate as arbitrate_limits
 from feeds.folder import discover, ingest_folder
 from feeds.payments.load import refresh_aggregates
@@ -87,19 +88,25 @@ def monitor(ctx: NightContext) -> dict[str, Any]:
 
 def arbitrate(ctx: NightContext) -> dict[str, Any]:
     # handed over once (popped): arbitration drops it as soon as the limit frame is built
+    kept: list[DecidedTonight] = []
     summary = arbitrate_limits(
         ctx.session,
         as_of=ctx.as_of,
         run_id=ctx.run_id,
         settings=ctx.settings,
         known=ctx.handed.pop("scoring", None),
+        keep=kept,
     )
+    # eligibility and the outbox run in this step's unit of work: what it wrote is theirs to read
+    ctx.handed["tonight"] = kept[0] if kept else None
     return as_counts(summary)
 
 
 def eligibility(ctx: NightContext) -> dict[str, Any]:
     params = eligibility_rules.load_scheme_params(ctx.settings.paths.schemes_file)
-    inputs = eligibility_rules.eligibility_inputs(ctx.session, business_date=ctx.as_of)
+    inputs = eligibility_rules.eligibility_inputs(
+        ctx.session, business_date=ctx.as_of, tonight=ctx.handed.get("tonight")
+    )
     frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
     written = eligibility_rules.persist(ctx.session, frame)
     eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
@@ -108,7 +115,13 @@ def eligibility(ctx: NightContext) -> dict[str, Any]:
 
 
 def outbox(ctx: NightContext) -> dict[str, Any]:
-    queued = enqueue(ctx.session, business_date=ctx.as_of, run_id=ctx.run_id, settings=ctx.settings)
+    queued = enqueue(
+        ctx.session,
+        business_date=ctx.as_of,
+        run_id=ctx.run_id,
+        settings=ctx.settings,
+        tonight=ctx.handed.pop("tonight", None),
+    )
     return {"queued": queued}
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from arbitration.rules import load_rule_set
 from arbitration.rules.schema import Motive
+from arbitration.service import DecidedTonight
 from config.settings import Settings
 from jobs.notify.compose import (
     fit_recipients,
@@ -75,9 +76,31 @@ def outbox_key(policyholder_id: str, business_date: date) -> str:
     return f"{business_date:%Y%m%d}-{safe}"
 
 
-def _pending_decisions(session: Session, business_date: date) -> pd.DataFrame:
+PENDING_COLUMNS = [
+    "decision_id",
+    "policyholder_id",
+    "decision_type",
+    "reason_code",
+    "previous_cents",
+    "reason_rule",
+    "proposed_cents",
+    "final_cents",
+    "effective_date",
+    "buyer_id",
+    "buyer_name",
+    "siren",
+    "emails",
+    "language",
+]
+"""What the e-mails say of each decision, and where they go."""
+
+
+def _pending_decisions(session: Session, business_date: date, *, besides_run: int | None) -> pd.DataFrame:
+    """Final decisions up to ``business_date`` not yet notified, with buyer and policyholder;
+    with ``besides_run``, not those that run wrote (they are handed over instead)."""
     marks = ", ".join(f":st{i}" for i in range(len(_FINAL)))
     params: dict[str, Any] = {f"st{i}": s for i, s in enumerate(_FINAL)}
+    besides = "" if besides_run is None else "AND (d.run_id IS NULL OR d.run_id <> :run)"
     sql = f"""
         SELECT d.decision_id, d.policyholder_id, d.decision_type, d.reason_code, d.previous_cents,
                d.reason_rule, d.proposed_cents, d.final_cents, d.effective_date, d.buyer_id,
@@ -85,10 +108,37 @@ def _pending_decisions(session: Session, business_date: date) -> pd.DataFrame:
         FROM decision d
         LEFT JOIN policyholder ph ON ph.policyholder_id = d.policyholder_id
         LEFT JOIN buyer b ON b.buyer_id = d.buyer_id
-        WHERE d.status IN ({marks}) AND d.notified = :false_ AND d.business_date <= :d
-        ORDER BY d.policyholder_id, d.decision_id
+        WHERE d.status IN ({marks}) AND d.notified = :false_ AND d.business_date <= :d {besides}
     """
-    return read_frame(session, sql, {**params, "d": business_date, "false_": False})
+    return read_frame(session, sql, {**params, "d": business_date, "false_": False, "run": besides_run})
+
+
+def _handed_pending(session: Session, tonight: DecidedTonight) -> pd.DataFrame:
+    """Arbitration's handed decisions as :func:`_pending_decisions` rows: the policyholders'
+    addresses and language are the one thing read (a few thousand rows)."""
+    holders = read_frame(session, "SELECT policyholder_id, emails, language FROM policyholder")
+    holders = holders.set_index("policyholder_id")
+    holder = tonight.decisions["policyholder_id"].to_numpy()
+    return tonight.decisions.assign(
+        emails=holders["emails"].reindex(holder).to_numpy(),
+        language=holders["language"].reindex(holder).to_numpy(),
+    )[PENDING_COLUMNS]
+
+
+def pending(session: Session, business_date: date, tonight: DecidedTonight | None = None) -> pd.DataFrame:
+    """Every final decision up to ``business_date`` not yet notified (:data:`PENDING_COLUMNS`),
+    grouped by policyholder, in decision order within each. With ``tonight`` (what arbitration
+    wrote in this unit of work), those decisions come from it and only the others are read."""
+    handed = tonight if tonight is not None and tonight.business_date == business_date else None
+    parts = [_pending_decisions(session, business_date, besides_run=handed.run_id if handed else None)]
+    if handed is not None:
+        parts.append(_handed_pending(session, handed))
+    parts = [part for part in parts if not part.empty]
+    if not parts:
+        return pd.DataFrame(columns=PENDING_COLUMNS)
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    # sorted here, not by the database: both paths order policyholders alike on every backend
+    return frame.sort_values(["policyholder_id", "decision_id"], kind="stable").reset_index(drop=True)
 
 
 def _eligible_rows(session: Session, business_date: date) -> pd.DataFrame:
@@ -174,10 +224,18 @@ def word_items(
     return items
 
 
-def enqueue(session: Session, *, business_date: date, run_id: int | None, settings: Settings) -> int:
+def enqueue(
+    session: Session,
+    *,
+    business_date: date,
+    run_id: int | None,
+    settings: Settings,
+    tonight: DecidedTonight | None = None,
+) -> int:
     """Queue one e-mail per policyholder with final, not yet notified decisions up to
-    ``business_date``; mark those decisions notified. Does not commit. Returns rows queued."""
-    decisions = _pending_decisions(session, business_date)
+    ``business_date``; mark those decisions notified. Does not commit. Returns rows queued.
+    ``tonight``: arbitration's decisions of this unit of work, if any (see :func:`pending`)."""
+    decisions = pending(session, business_date, tonight)
     if decisions.empty:
         return 0
     motives = load_rule_set(settings.paths.rules_dir).motives  # once: word_items only looks them up

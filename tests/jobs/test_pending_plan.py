@@ -7,25 +7,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from arbitration.service import TONIGHT_COLUMNS, DecidedTonight
 from jobs.eligibility import eligibility_inputs
 from jobs.notify.outbox import _eligible_rows, _pending_decisions
 from models.base import Base
 from models.db import make_engine
 from tests.jobs.test_notify_seed import AS_OF, seed_portfolio
 
+NOTHING_HANDED = DecidedTonight(AS_OF, 7, pd.DataFrame(columns=list(TONIGHT_COLUMNS)))
+
 
 @pytest.mark.parametrize(
     "read",
     [
         lambda s: eligibility_inputs(s, business_date=AS_OF),
-        lambda s: _pending_decisions(s, AS_OF),
+        lambda s: eligibility_inputs(s, business_date=AS_OF, tonight=NOTHING_HANDED),
+        lambda s: _pending_decisions(s, AS_OF, besides_run=None),
+        lambda s: _pending_decisions(s, AS_OF, besides_run=7),
         lambda s: _eligible_rows(s, AS_OF),
     ],
-    ids=["eligibility", "outbox decisions", "outbox eligibility"],
+    ids=[
+        "eligibility",
+        "eligibility besides a run",
+        "outbox decisions",
+        "outbox decisions besides a run",
+        "outbox eligibility",
+    ],
 )
 def test_pending_decisions_are_read_through_their_index(
     tmp_path: Path, read: Callable[[Session], Any]

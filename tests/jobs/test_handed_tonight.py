@@ -1,0 +1,126 @@
+"""Arbitration hands its decisions to eligibility and the outbox of the same unit of work: the
+inputs, the eligibility and the e-mails are those the database path gives, on SQLite and
+PostgreSQL, with decisions of other origins (an arbiter's earlier decision, a manual one of the
+night) still read from the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from arbitration.service import DecidedTonight, arbitrate
+from config.settings import CONFIG_DIR, Settings
+from jobs.eligibility import compute, eligibility_inputs, load_scheme_params
+from jobs.notify.outbox import enqueue, pending
+from models.db import read_frame
+from models.decision import Decision
+from tests.arbitration.portfolio import AS_OF, EUR, seed_portfolio
+
+PARAMS = load_scheme_params(CONFIG_DIR / "schemes.yaml")
+
+
+def _other_decision(limit_id: int, *, business_date: Any, status: str, policy: str, holder: str) -> Decision:
+    return Decision(
+        limit_id=limit_id,
+        business_date=business_date,
+        policy_id=policy,
+        buyer_id="100000002",
+        policyholder_id=holder,
+        decision_type=9,
+        reason_code=15,
+        previous_cents=50_000 * EUR,
+        proposed_cents=30_000 * EUR,
+        final_cents=30_000 * EUR,
+        status=status,
+        effective_date=business_date,
+        rule_set_version="manual",
+        notified=False,
+    )
+
+
+def _night(session: Session, settings: Settings) -> DecidedTonight:
+    """The arbitration portfolio with OAL on P1, an English-speaking PH2, sizes and SIRENs, an
+    arbiter's decision of the day before still to notify and a manual one of the night."""
+    seed_portfolio(session)
+    session.execute(text("UPDATE policy SET oal_option = :yes WHERE policy_id = 'P1'"), {"yes": True})
+    session.execute(text("UPDATE policyholder SET language = 'en' WHERE policyholder_id = 'PH2'"))
+    session.execute(
+        text(
+            "UPDATE policyholder SET revenue_cents = :r, size_category = 'PME' WHERE policyholder_id = 'PH1'"
+        ),
+        {"r": 20_000_000 * EUR},
+    )
+    session.execute(text("UPDATE buyer SET siren = buyer_id WHERE country = 'FR'"))
+    session.execute(
+        text("UPDATE credit_limit SET request_type = 3, requested_cents = :asked WHERE limit_id = 5"),
+        {"asked": 300_000 * EUR},
+    )
+    session.add(
+        _other_decision(
+            3, business_date=AS_OF - timedelta(days=1), status="approved", policy="P1", holder="PH1"
+        )
+    )
+    session.add(_other_decision(4, business_date=AS_OF, status="amended", policy="P2", holder="PH2"))
+    session.flush()
+    kept: list[DecidedTonight] = []
+    arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept)
+    return kept[0]
+
+
+def _values(frame: pd.DataFrame) -> list[list[Any]]:
+    """Rows as plain values, missing as None (the paths type whole numbers differently)."""
+    return frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+
+
+def _notifications(session: Session, settings: Settings, tonight: DecidedTonight | None) -> list[list[Any]]:
+    """The e-mails the outbox queues, rolled back afterwards."""
+    savepoint = session.begin_nested()
+    enqueue(session, business_date=AS_OF, run_id=7, settings=settings, tonight=tonight)
+    queued = read_frame(
+        session,
+        "SELECT outbox_key, policyholder_id, recipients, language, subject, body_text, body_html, status "
+        "FROM notification ORDER BY outbox_key",
+    )
+    marked = read_frame(
+        session, "SELECT decision_id FROM decision WHERE notified = :yes ORDER BY 1", {"yes": True}
+    )
+    savepoint.rollback()
+    return [*_values(queued), marked["decision_id"].tolist()]
+
+
+def test_handed_decisions_give_the_database_paths_inputs_eligibility_and_e_mails(
+    session: Session, settings: Settings
+) -> None:
+    tonight = _night(session, settings)
+    handed_ids = set(tonight.decisions["decision_id"])
+    assert len(handed_ids) == len(tonight.decisions) >= 5 and set(tonight.decisions["status"]) == {"applied"}
+
+    from_database = eligibility_inputs(session, business_date=AS_OF)
+    handed = eligibility_inputs(session, business_date=AS_OF, tonight=tonight)
+    assert list(handed.columns) == list(from_database.columns)
+    assert _values(handed) == _values(from_database)
+    others = set(from_database["decision_id"]) - handed_ids
+    assert len(others) == 2  # the arbiter's and the manual decision: read from the database
+    assert handed["collective_procedure"].any() and handed["oal_option"].any()
+    assert handed["requested_cents"].notna().any()
+    pd.testing.assert_frame_equal(
+        compute(handed, params=PARAMS, as_of=AS_OF), compute(from_database, params=PARAMS, as_of=AS_OF)
+    )
+
+    assert _values(pending(session, AS_OF, tonight)) == _values(pending(session, AS_OF))
+    with_handed = _notifications(session, settings, tonight)
+    assert with_handed == _notifications(session, settings, None)
+    assert len(with_handed) == 3  # one e-mail per policyholder, then the decisions marked
+    assert set(with_handed[-1]) == handed_ids | others
+
+
+def test_a_hand_over_of_another_date_is_not_used(session: Session, settings: Settings) -> None:
+    tonight = _night(session, settings)
+    elsewhere = DecidedTonight(AS_OF + timedelta(days=1), tonight.run_id, tonight.decisions)
+    assert _values(eligibility_inputs(session, business_date=AS_OF, tonight=elsewhere)) == _values(
+        eligibility_inputs(session, business_date=AS_OF)
+    )
