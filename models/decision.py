@@ -58,7 +58,7 @@ class Decision(Base):
     run_id: Mapped[int | None] = mapped_column(Integer)
     policy_id: Mapped[str] = mapped_column(String(32))
     buyer_id: Mapped[str] = mapped_column(String(32), index=True)
-    policyholder_id: Mapped[str] = mapped_column(String(32), index=True)
+    policyholder_id: Mapped[str] = mapped_column(String(32))  # not looked up by: no index
     decision_type: Mapped[int] = mapped_column(Integer)
     reason_code: Mapped[int] = mapped_column(Integer)
     reason_rule: Mapped[str | None] = mapped_column(String(60))
