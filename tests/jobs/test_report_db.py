@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from config.settings import Settings, load_settings
 from jobs.notify import enqueue, send_pending
-from jobs.report.build import _cover_by_country_and_rating, build_report
+from jobs.report.build import _buyer_countries, _cover_by_country_and_rating, _decisions, build_report
 from models import MonitoringMetric, Run, RunStep
 from models.base import Base
 from models.db import alembic_config, make_engine, session_factory
@@ -138,9 +138,17 @@ def test_the_cover_is_the_same_read_in_bulk_or_through_the_session_and_empty_wit
     are untyped when read through the session)."""
     seed_portfolio(session)
     session.commit()
-    committed = _cover_by_country_and_rating(session, AS_OF)
+    committed = _cover_by_country_and_rating(session, AS_OF, _buyer_countries(session))
+    decided = _decisions(session, AS_OF, _buyer_countries(session))
     session.execute(text("UPDATE buyer SET name = name"))  # a write: the session's own read
-    pending = _cover_by_country_and_rating(session, AS_OF)
+    pending = _cover_by_country_and_rating(session, AS_OF, _buyer_countries(session))
+    # the same rows (a missing amount is NaN in bulk, None through the session)
+    through_session = _decisions(session, AS_OF, _buyer_countries(session))
+    assert decided.astype(object).where(decided.notna(), None).to_numpy().tolist() == (
+        through_session.astype(object).where(through_session.notna(), None).to_numpy().tolist()
+    )
+    countries = dict(zip(decided["buyer_id"], decided["buyer_country"], strict=True))
+    assert countries == {"732829320": "FR", "552100554": "FR", "DE-HRB1": "DE", "US-1": "US"}
     order = ["country", "rating"]
     pd.testing.assert_frame_equal(
         committed.sort_values(order, na_position="first", ignore_index=True),
@@ -148,6 +156,6 @@ def test_the_cover_is_the_same_read_in_bulk_or_through_the_session_and_empty_wit
     )
     assert int(committed["amount_cents"].sum()) == 130_000_00 and int(committed["buyers"].sum()) == 2
     session.execute(text("UPDATE credit_limit SET granted_cents = 0"))  # no cover left
-    empty = _cover_by_country_and_rating(session, AS_OF)
+    empty = _cover_by_country_and_rating(session, AS_OF, _buyer_countries(session))
     assert empty.empty and list(empty.columns) == ["country", "rating", "buyers", "amount_cents"]
     session.rollback()
