@@ -25,8 +25,8 @@ import pandas as pd
 from config.settings import load_settings
 from jobs.notify import enqueue, send_pending
 from jobs.notify.compose import as_bytes, build_message, message_id_for, render
-from jobs.notify.outbox import word_items
 from jobs.notify.transports import FileTransport
+from jobs.notify.worded import word_items
 from models.base import Base
 from models.db import bulk_insert, make_engine, session_factory
 

@@ -1,16 +1,32 @@
-"""The fast paths of the e-mail builder write exactly what the standard library writes."""
+"""The fast paths of the e-mail builder write exactly what the standard library writes, and
+the HTML rendered from an escaped view exactly what Jinja's auto-escaping writes."""
 
 from __future__ import annotations
 
+import base64
 import email
+from datetime import date
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from jobs.notify.compose import POLICY, as_bytes, build_message, fit_recipients, message_id_for
+from jobs.notify.compose import (
+    POLICY,
+    as_bytes,
+    base64_lines,
+    build_message,
+    environment,
+    fit_recipients,
+    message_id_for,
+    render,
+)
 from jobs.notify.transports import FileTransport, Unavailable
+from jobs.notify.worded import items_of, word_frame
+from jobs.notify.wording import day
 
 RECIPIENT_LISTS = [
     ["a@x.example"],
@@ -96,3 +112,73 @@ def test_a_long_address_list_is_stored_with_whole_addresses_only() -> None:
     assert left_out == addresses[len(stored.split(", ")) :] and left_out
     assert fit_recipients(addresses[:3], 500) == (", ".join(addresses[:3]), [])
     assert fit_recipients([], 500) == ("", [])
+
+
+HOSTILE = '<b onclick="x()">Dupont & fils</b> l\'aîné'
+
+
+def _hostile_frame() -> pd.DataFrame:
+    """Two decisions whose every feed text is markup; the second without name or SIREN."""
+    return pd.DataFrame(
+        {
+            "decision_id": [7, 8],
+            "buyer_id": ["B<1>", "B&2"],
+            "buyer_name": [HOSTILE, None],
+            "siren": ["<123>", None],
+            "decision_type": [9, 8],
+            "reason_code": [1, 15],
+            "reason_rule": [None, None],
+            "previous_cents": [100_000_00, 50_000_00],
+            "proposed_cents": [40_000_00, 0],
+            "final_cents": [None, None],
+            "effective_date": [date(2026, 11, 10), date(2026, 12, 10)],
+        }
+    )
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_escaped_html_view_renders_what_auto_escaping_renders(language: str) -> None:
+    """The HTML template writes its pre-escaped view as it is: byte for byte what Jinja's
+    auto-escaping writes from the plain view, whether the items were escaped by whole columns
+    (the outbox) or here; no markup from a feed value survives."""
+    offers = pd.DataFrame(
+        {
+            "decision_id": [7, 7],
+            "scheme": ["OAL", "CAP"],
+            "amount_cents": [None, 40_000_00],
+            "deadline": [date(2026, 11, 25), None],
+        }
+    )
+    english = np.full(2, language == "en")
+    text, html = word_frame(_hostile_frame(), offers, english=english)
+    items = items_of(text, 0, 2)
+    assert items[0]["oal_deadline"] and items[0]["schemes"] and not items[1]["schemes"]
+    business_date, reply_to = date(2026, 11, 10), "review<desk>@vigie.example"
+    by_columns = render(
+        language=language,
+        business_date=business_date,
+        items=items,
+        reply_to=reply_to,
+        html_items=items_of(html, 0, 2),
+    )
+    here = render(language=language, business_date=business_date, items=items, reply_to=reply_to)
+    reference = (
+        environment()
+        .get_template(f"notification_{language}.html.j2")
+        .render(
+            business_date=day(business_date, language),
+            items=items,
+            reply_to=reply_to,
+            subject=by_columns.subject,
+        )
+    )
+    assert by_columns.html == here.html == reference
+    assert HOSTILE not in reference and "<b onclick" not in reference and "<123>" not in reference
+    assert "&lt;b onclick=&#34;x()&#34;&gt;Dupont &amp; fils&lt;/b&gt; l&#39;aîné" in reference
+    assert HOSTILE in by_columns.text and "B&2" in by_columns.text  # the text is not escaped
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 56, 57, 58, 114, 1_000, 33_333])
+def test_base64_lines_are_the_stdlib_encoding(size: int) -> None:
+    data = bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8))
+    assert base64_lines(data) == base64.encodebytes(data).decode("ascii")

@@ -17,7 +17,7 @@ from arbitration.service import arbitrate
 from arbitration.users import Principal
 from config.settings import CONFIG_DIR, Settings
 from jobs.notify import enqueue
-from jobs.notify.outbox import word_items
+from jobs.notify.worded import word_items
 from jobs.notify.wording import REASON_WORDS
 from models import (
     Buyer,
