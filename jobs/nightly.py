@@ -10,9 +10,11 @@ exist without its e-mail being queued. Sending is its own group and commits per 
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -92,6 +94,25 @@ class NightResult:
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+BATCH_GC_THRESHOLDS = (100_000, 50, 100)
+"""The cyclic collector's thresholds during a night (Python's default: 700, 10, 10)."""
+
+
+@contextmanager
+def batch_collector() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while the night runs. A night makes and
+    drops millions of tuples (rows handed to the database driver, read from it); at the default
+    threshold every 700 new containers start a collection, and the older generations, rescanned
+    as they fill, hold everything alive: 4-5 % of a first night's CPU samples (perf) were the
+    collector. Memory is unchanged: these objects are freed by their reference counts."""
+    before = gc.get_threshold()
+    gc.set_threshold(*BATCH_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def run_night(
     engine: Engine,
     settings: Settings,
@@ -106,7 +127,7 @@ def run_night(
     ``stop_after`` ends the run after the named step, leaving it resumable (operators use it
     to inspect a night halfway; tests use it to prove resumption)."""
     sessions = session_factory(engine)
-    with run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"):
+    with batch_collector(), run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"):
         with sessions.begin() as session:
             state = open_run(session, business_date=as_of)
         result = NightResult(as_of, state.run_id, state.status, resumed=state.resumed)

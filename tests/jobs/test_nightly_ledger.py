@@ -4,6 +4,7 @@ every write can be counted; the real steps are exercised end to end by the demo 
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import signal
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from jobs.nightly import NightContext, RunFailed, Step, run_night
+from jobs.nightly import BATCH_GC_THRESHOLDS, NightContext, RunFailed, Step, run_night
 from jobs.run_lock import RunLocked, run_lock
 from models.audit_log import AuditLog
 from models.run import Run, RunStep
@@ -177,3 +178,21 @@ def test_stop_after_leaves_the_run_resumable(db_engine: Engine, settings: Settin
     assert partial.status == "running"
     assert actions(db_engine) == ["a", "b1", "b2"]
     assert run_night(db_engine, settings, as_of=DAY, groups=groups).steps_run == ["c"]
+
+
+def test_the_collector_runs_less_often_during_a_night_and_as_before_after(
+    db_engine: Engine, settings: Settings
+) -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def run(ctx: NightContext) -> dict[str, Any]:
+        seen.append(gc.get_threshold())
+        return {}
+
+    before = gc.get_threshold()
+    flag = settings.workdir / "missing-flag"
+    groups = [[Step("look", run, "records the collector's thresholds")], [failing_step("fail", flag)]]
+    with pytest.raises(RunFailed):
+        run_night(db_engine, settings, as_of=DAY, groups=groups)
+    assert seen == [BATCH_GC_THRESHOLDS] != [before]
+    assert gc.get_threshold() == before  # restored, even after a failed step
