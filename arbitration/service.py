@@ -97,6 +97,13 @@ TONIGHT_COLUMNS = (
 its buyer and policy that eligibility and the e-mails need."""
 
 
+HAND_OVER_FROM = 50_000
+"""Fewest decisions worth handing over: handing them costs reading every buyer's name (a
+million rows, about half a second) and a second or so of joins, where the database joins cost
+some 30 us a decision (first night: 517k decisions, 16 s in eligibility and outbox reads). A
+quiet night's ten thousand decisions are cheaper read back."""
+
+
 @dataclass(frozen=True)
 class DecidedTonight:
     """The final decisions one :func:`arbitrate` call wrote (those applied at once), handed to
@@ -288,11 +295,12 @@ def arbitrate(
     settings: Settings,
     known: ScoringFrames | None = None,
     keep: list[DecidedTonight] | None = None,
+    keep_from: int = HAND_OVER_FROM,
 ) -> ArbitrationSummary:
     """Decide every limit at ``as_of`` with the active rule set; does not commit. ``known``:
     the score step's frames of this run, when it ran in this process (fewer reads). With
     ``keep`` (and a ``run_id``), the final decisions written are appended to it (see
-    :class:`DecidedTonight`)."""
+    :class:`DecidedTonight`) when there are at least ``keep_from`` decisions."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     tables = read_tables(session, as_of=as_of, known=known)
@@ -308,7 +316,7 @@ def arbitrate(
     decided = result[result["decision"]]
     summary.evaluated = len(result)
     identities = None
-    if keep is not None and run_id is not None:
+    if keep is not None and run_id is not None and len(decided) >= keep_from:
         # read before the first write: a bulk read sees only what is committed (models.bulk_read)
         identities = read_bulk(session, "SELECT buyer_id, name, siren FROM buyer")
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from arbitration.service import DecidedTonight, arbitrate
+from arbitration.service import HAND_OVER_FROM, DecidedTonight, arbitrate
 from config.settings import CONFIG_DIR, Settings
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params
 from jobs.notify.outbox import enqueue, pending
@@ -67,7 +67,7 @@ def _night(session: Session, settings: Settings) -> DecidedTonight:
     session.add(_other_decision(4, business_date=AS_OF, status="amended", policy="P2", holder="PH2"))
     session.flush()
     kept: list[DecidedTonight] = []
-    arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept)
+    arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept, keep_from=0)
     return kept[0]
 
 
@@ -124,3 +124,12 @@ def test_a_hand_over_of_another_date_is_not_used(session: Session, settings: Set
     assert _values(eligibility_inputs(session, business_date=AS_OF, tonight=elsewhere)) == _values(
         eligibility_inputs(session, business_date=AS_OF)
     )
+
+
+def test_a_quiet_night_hands_nothing_over(session: Session, settings: Settings) -> None:
+    """Below HAND_OVER_FROM decisions the later steps read them back: cheaper than reading
+    every buyer's name."""
+    seed_portfolio(session)
+    kept: list[DecidedTonight] = []
+    summary = arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept)
+    assert 0 < summary.decisions < HAND_OVER_FROM and kept == []
