@@ -104,14 +104,17 @@ some 30 us a decision (first night: 517k decisions, 16 s in eligibility and outb
 quiet night's ten thousand decisions are cheaper read back."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DecidedTonight:
     """The final decisions one :func:`arbitrate` call wrote (those applied at once), handed to
     the later steps of the same unit of work so they need not read them back: on a first night
     that is half a million decisions, each joined in SQLite to its buyer, score, policy and
     policyholder (over ten seconds of key lookups). ``decisions`` has :data:`TONIGHT_COLUMNS`;
     they all carry ``run_id``, which is how a reader tells them from the decisions it must
-    still read from the database (an arbiter's, an earlier night's).
+    still read from the database (an arbiter's, an earlier night's). That holds because a run
+    is one business date and its decisions, eligibility and outbox are one transaction: no
+    other final decision of this run can exist when they read (the referred ones are not final
+    yet).
 
     The facts are those the decision was taken on, the same the database holds at that point:
     the buyer's country, name and SIREN, its grade (the latest champion score on or before the
@@ -295,12 +298,13 @@ def arbitrate(
     settings: Settings,
     known: ScoringFrames | None = None,
     keep: list[DecidedTonight] | None = None,
-    keep_from: int = HAND_OVER_FROM,
+    keep_from: int | None = None,
 ) -> ArbitrationSummary:
     """Decide every limit at ``as_of`` with the active rule set; does not commit. ``known``:
     the score step's frames of this run, when it ran in this process (fewer reads). With
     ``keep`` (and a ``run_id``), the final decisions written are appended to it (see
-    :class:`DecidedTonight`) when there are at least ``keep_from`` decisions."""
+    :class:`DecidedTonight`) when there are at least ``keep_from`` decisions (by default
+    :data:`HAND_OVER_FROM`)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     tables = read_tables(session, as_of=as_of, known=known)
@@ -316,7 +320,8 @@ def arbitrate(
     decided = result[result["decision"]]
     summary.evaluated = len(result)
     identities = None
-    if keep is not None and run_id is not None and len(decided) >= keep_from:
+    fewest = HAND_OVER_FROM if keep_from is None else keep_from
+    if keep is not None and run_id is not None and len(decided) >= fewest:
         # read before the first write: a bulk read sees only what is committed (models.bulk_read)
         identities = read_bulk(session, "SELECT buyer_id, name, siren FROM buyer")
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,10 +31,12 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy.orm import Session
 
-from arbitration.service import DecidedTonight
 from models.codes import COLLECTIVE_OPENINGS, FINAL_STATUSES, ResponseType
 from models.db import bound_list, bulk_upsert, read_frame
 from models.score import latest_score_date
+
+if TYPE_CHECKING:  # the arbitration service loads the rule engine: not for this pure core
+    from arbitration.service import DecidedTonight
 
 OUTPUT_COLUMNS = ["decision_id", "scheme", "eligible", "amount_cents", "deadline", "reason", "parameter_set"]
 INPUT_COLUMNS = [

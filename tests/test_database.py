@@ -27,6 +27,7 @@ from models.db import (
     read_frame,
     upgrade,
 )
+from tests.arbitration.portfolio import seed_portfolio
 
 
 def test_upgrade_creates_every_table_and_is_repeatable(db_url: str) -> None:
@@ -251,4 +252,29 @@ def test_a_history_key_migration_keeps_every_row_both_ways(
     with fresh.connect() as connection:
         assert connection.execute(text(stored)).all() == before
     fresh.dispose()
+    engine.dispose()
+
+
+def test_0007_gives_a_referred_decision_the_request_its_limit_still_holds(db_url: str) -> None:
+    """A referred decision was not applied: its limit still holds the request it answers. An
+    applied one's request is gone (the limit may hold a newer one): NULL."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0006")
+    with Session(engine) as session:
+        seed_portfolio(session)  # limit 11 asks for 40,000 EUR (a new limit)
+        session.commit()
+    decision = (
+        "INSERT INTO decision (limit_id, business_date, policy_id, buyer_id, policyholder_id, decision_type, "
+        "reason_code, previous_cents, proposed_cents, status, four_eyes, effective_date, rule_set_version, "
+        "fired_rules, observed, notified, version, created_at) VALUES (:limit, :d, 'P1', '100000006', 'PH1', "
+        "5, 15, 0, 100, :status, :no, :d, 'v', '[]', '{}', :no, 1, :d)"
+    )
+    with engine.begin() as connection:
+        for limit, status in ((11, "referred"), (11, "applied")):
+            day = date(2026, 11, 23) if status == "referred" else date(2026, 11, 22)
+            connection.execute(text(decision), {"limit": limit, "d": day, "status": status, "no": False})
+    upgrade(engine, "0007")
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT status, requested_cents FROM decision ORDER BY status")).all()
+    assert [tuple(row) for row in found] == [("applied", None), ("referred", 40_000 * 100)]
     engine.dispose()

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,6 @@ from sqlalchemy import String
 from sqlalchemy.orm import Session
 
 from arbitration.rules import load_rule_set
-from arbitration.service import DecidedTonight
 from config.settings import Settings
 from jobs.notify.compose import (
     fit_recipients,
@@ -36,6 +35,9 @@ from jobs.notify.worded import each_distinct, items_of, word_frame
 from models.codes import FINAL_STATUSES
 from models.db import bulk_insert, executemany, placeholder, read_frame
 from models.notification import Notification
+
+if TYPE_CHECKING:  # the arbitration service loads the rule engine: not for the CLI's imports
+    from arbitration.service import DecidedTonight
 
 log = logging.getLogger("vigie.notify")
 
@@ -58,7 +60,6 @@ NOTIFICATION_COLUMNS = [
 RECIPIENTS_LENGTH: int = cast(String, Notification.__table__.c.recipients.type).length or 0
 """Width of ``notification.recipients``, read from the model."""
 _FINAL = tuple(sorted(str(s) for s in FINAL_STATUSES))
-_CAP_SCHEMES = ("CAP", "CAP_FRANCEXPORT", "CAP_PLUS", "CAP_PLUS_FRANCEXPORT")
 WRITE_BATCH = 200
 """Rendered notifications held before they are inserted (see :func:`_write`)."""
 

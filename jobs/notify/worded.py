@@ -173,6 +173,8 @@ def word_items(
     motives: Mapping[str, Motive] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`word_frame` of a few records, all in ``language``: the template items."""
+    if not decisions:
+        return []
     frame = pd.DataFrame.from_records(decisions)
     for column in ("reason_rule", "siren", "buyer_name", "final_cents"):
         if column not in frame:

@@ -130,8 +130,7 @@ def _decisions(session: Session, as_of: date, buyers: pa.Table) -> pd.DataFrame:
         how="left",
         maintain_order="left",
     )
-    decisions["buyer_country"] = found["country"].to_numpy().astype(object)
-    decisions["buyer_country"] = decisions["buyer_country"].where(decisions["buyer_country"].notna(), None)
+    decisions["buyer_country"] = found["country"].to_numpy()
     return decisions
 
 

@@ -9,12 +9,16 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
+import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from arbitration import service
 from arbitration.service import HAND_OVER_FROM, DecidedTonight, arbitrate
 from config.settings import CONFIG_DIR, Settings
+from jobs import steps
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params
+from jobs.nightly import NightContext
 from jobs.notify.outbox import enqueue, pending
 from models.db import read_frame
 from models.decision import Decision
@@ -133,3 +137,44 @@ def test_a_quiet_night_hands_nothing_over(session: Session, settings: Settings) 
     kept: list[DecidedTonight] = []
     summary = arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept)
     assert 0 < summary.decisions < HAND_OVER_FROM and kept == []
+
+
+def _steps_in_one_unit(
+    session: Session, sessions: sessionmaker[Session], settings: Settings
+) -> tuple[list[list[Any]], list[list[Any]], bool]:
+    """The night's arbitrate, eligibility and outbox steps as the pipeline runs them: the
+    eligibility and notification rows they wrote, and whether a hand-over happened."""
+    ctx = NightContext(session=session, sessions=sessions, settings=settings, as_of=AS_OF, run_id=7)
+    steps.arbitrate(ctx)
+    handed = ctx.handed.get("tonight") is not None
+    steps.eligibility(ctx)
+    steps.outbox(ctx)
+    assert "tonight" not in ctx.handed  # dropped once the outbox has it
+    eligibility = read_frame(session, "SELECT * FROM eligibility ORDER BY decision_id, scheme")
+    queued = read_frame(
+        session,
+        "SELECT outbox_key, recipients, language, subject, body_text, body_html, status "
+        "FROM notification ORDER BY outbox_key",
+    )
+    return _values(eligibility.drop(columns="eligibility_id")), _values(queued), handed
+
+
+def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed_portfolio(session)
+    session.execute(text("UPDATE policy SET oal_option = :yes"), {"yes": True})
+    session.flush()
+    savepoint = session.begin_nested()
+    without = _steps_in_one_unit(session, session_factory, settings)
+    savepoint.rollback()
+    if session.get_bind().dialect.name == "postgresql":  # a rollback does not rewind a sequence
+        session.execute(text("SELECT setval(pg_get_serial_sequence('decision', 'decision_id'), 1, false)"))
+    monkeypatch.setattr(service, "HAND_OVER_FROM", 0)
+    with_hand_over = _steps_in_one_unit(session, session_factory, settings)
+    assert (without[2], with_hand_over[2]) == (False, True)
+    assert with_hand_over[:2] == without[:2]
+    assert with_hand_over[0] and with_hand_over[1]  # eligibility rows and e-mails were written

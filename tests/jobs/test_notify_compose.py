@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import Markup
 
 from jobs.notify.compose import (
     POLICY,
@@ -182,3 +183,28 @@ def test_the_escaped_html_view_renders_what_auto_escaping_renders(language: str)
 def test_base64_lines_are_the_stdlib_encoding(size: int) -> None:
     data = bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8))
     assert base64_lines(data) == base64.encodebytes(data).decode("ascii")
+
+
+def test_any_view_renders_as_auto_escaping_renders_it() -> None:
+    """``render`` escapes a caller's own view the way Jinja does: markup-safe text kept, text
+    inside tuples escaped, numbers written as they are."""
+    item = {
+        "reference": 12,
+        "buyer_name": Markup("<i>déjà sûr</i>"),
+        "siren": "<123>",
+        "decision": "a & b",
+        "reason": "'quoted'",
+        "previous": "1 000,00 EUR",
+        "new": "0,00 EUR",
+        "effective_date": "10/11/2026",
+        "oal_deadline": None,
+        "schemes": ({"label": "<CAP>", "amount": "x & y"},),  # a tuple, iterated by the template
+    }
+    rendered = render(language="fr", business_date=date(2026, 11, 10), items=[item], reply_to="r@x.example")
+    reference = (
+        environment()
+        .get_template("notification_fr.html.j2")
+        .render(business_date="10/11/2026", items=[item], reply_to="r@x.example", subject=rendered.subject)
+    )
+    assert rendered.html == reference
+    assert "<i>déjà sûr</i>" in reference and "&lt;CAP&gt;" in reference and "&lt;123&gt;" in reference

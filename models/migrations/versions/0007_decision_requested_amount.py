@@ -4,7 +4,9 @@ A decision applied at once clears the request from its limit (the limit is answe
 anything read later from the limit no longer knows what was asked: the CAP top-up after a
 partial approval, which makes up part of the shortfall between what was asked and what was
 granted, found no request and offered nothing. The decision now keeps the amount it answered.
-Decisions made before this revision keep NULL (their request is gone from the limit).
+A decision still referred at this revision has not been applied: its limit still holds the
+request, which is copied onto it. Other decisions made before keep NULL (their request is gone
+from the limit, or the limit holds a newer one).
 
 Revision ID: 0007
 Revises: 0006
@@ -24,6 +26,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("decision", sa.Column("requested_cents", sa.BigInteger(), nullable=True))
+    op.execute(
+        "UPDATE decision SET requested_cents = (SELECT cl.requested_cents FROM credit_limit cl "
+        "WHERE cl.limit_id = decision.limit_id) WHERE status = 'referred'"
+    )
 
 
 def downgrade() -> None:
