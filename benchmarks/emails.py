@@ -20,13 +20,14 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from config.settings import load_settings
 from jobs.notify import enqueue, send_pending
 from jobs.notify.compose import as_bytes, build_message, message_id_for, render
 from jobs.notify.transports import FileTransport
-from jobs.notify.worded import word_items
+from jobs.notify.worded import items_of, word_frame
 from models.base import Base
 from models.db import bulk_insert, make_engine, session_factory
 
@@ -79,23 +80,27 @@ def file_floor(folder: Path, count: int, size: int) -> tuple[float, float]:
 
 
 def render_and_write(frame: pd.DataFrame, folder: Path, *, write: bool = True) -> tuple[float, float]:
-    """Render, build and serialise every e-mail; ``write`` also writes the ``.eml`` files."""
+    """Render, build and serialise every e-mail; ``write`` also writes the ``.eml`` files.
+    The decisions are worded once by whole columns, then rendered per policyholder, as the
+    outbox does (:func:`jobs.notify.outbox.enqueue`)."""
     settings = load_settings(workdir=folder)
     transport = FileTransport(folder / "outbox")
     start, cpu = time.perf_counter(), time.process_time()
     count = 0
+    holders = frame["policyholder_id"].to_numpy(dtype=object)
+    english = pd.Series(holders).str.removeprefix("PH").astype(int).to_numpy() % 5 == 0
+    no_offers = pd.DataFrame(columns=["decision_id", "scheme", "amount_cents", "deadline"])
+    text, html = word_frame(frame, no_offers, english=english)
+    starts = np.flatnonzero(np.r_[True, holders[1:] != holders[:-1]])
     with transport.open() as channel:
-        records = frame.to_dict("records")
-        groups: dict[str, list[dict]] = {}
-        for r in records:
-            groups.setdefault(r["policyholder_id"], []).append(r)
-        for holder, group in groups.items():
-            language = "en" if count % 5 == 0 else "fr"
+        for begin, end in zip(starts.tolist(), [*starts[1:].tolist(), len(holders)], strict=True):
+            holder = holders[begin]
             rendered = render(
-                language=language,
+                language="en" if english[begin] else "fr",
                 business_date=AS_OF,
-                items=word_items(group, [], language),
+                items=items_of(text, begin, end),
                 reply_to=settings.mail.reply_to,
+                html_items=items_of(html, begin, end),
             )
             message = build_message(
                 sender=settings.mail.sender,
