@@ -99,7 +99,8 @@ def arbitrate(ctx: NightContext) -> dict[str, Any]:
     )
     # eligibility and the outbox run in this step's unit of work: what it wrote is theirs to read
     ctx.handed["tonight"] = kept[0] if kept else None
-    return as_counts(summary)
+    # in the ledger (`vigie runs`): how many decisions the next steps took from memory
+    return {**as_counts(summary), "handed_over": len(kept[0].decisions) if kept else 0}
 
 
 def eligibility(ctx: NightContext) -> dict[str, Any]:

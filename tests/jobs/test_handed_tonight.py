@@ -145,8 +145,9 @@ def _steps_in_one_unit(
     """The night's arbitrate, eligibility and outbox steps as the pipeline runs them: the
     eligibility and notification rows they wrote, and whether a hand-over happened."""
     ctx = NightContext(session=session, sessions=sessions, settings=settings, as_of=AS_OF, run_id=7)
-    steps.arbitrate(ctx)
+    counts = steps.arbitrate(ctx)
     handed = ctx.handed.get("tonight") is not None
+    assert counts["handed_over"] == (len(ctx.handed["tonight"].decisions) if handed else 0)
     steps.eligibility(ctx)
     steps.outbox(ctx)
     assert "tonight" not in ctx.handed  # dropped once the outbox has it
