@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from arbitration.batch import evaluate_book, without_limits
+from arbitration.handover import HAND_OVER_FROM, TONIGHT_COLUMNS, DecidedTonight
 from arbitration.inputs import read_tables
 from arbitration.joins import KeyIndex
 from arbitration.params import load_params
@@ -69,60 +70,6 @@ TASK_COLUMNS = (
     "version",
     "created_at",
 )
-
-
-TONIGHT_COLUMNS = (
-    "decision_id",
-    "limit_id",
-    "business_date",
-    "policy_id",
-    "buyer_id",
-    "policyholder_id",
-    "decision_type",
-    "reason_code",
-    "reason_rule",
-    "previous_cents",
-    "requested_cents",
-    "proposed_cents",
-    "final_cents",
-    "status",
-    "effective_date",
-    "buyer_country",
-    "buyer_name",
-    "siren",
-    "grade",
-    "oal_option",
-)
-"""What :class:`DecidedTonight` holds per decision: the decision as written and the facts of
-its buyer and policy that eligibility and the e-mails need."""
-
-
-HAND_OVER_FROM = 50_000
-"""Fewest decisions worth handing over: handing them costs reading every buyer's name (a
-million rows, about half a second) and a second or so of joins, where the database joins cost
-some 30 us a decision (first night: 517k decisions, 16 s in eligibility and outbox reads). A
-quiet night's ten thousand decisions are cheaper read back."""
-
-
-@dataclass(frozen=True, eq=False)
-class DecidedTonight:
-    """The final decisions one :func:`arbitrate` call wrote (those applied at once), handed to
-    the later steps of the same unit of work so they need not read them back: on a first night
-    that is half a million decisions, each joined in SQLite to its buyer, score, policy and
-    policyholder (over ten seconds of key lookups). ``decisions`` has :data:`TONIGHT_COLUMNS`;
-    they all carry ``run_id``, which is how a reader tells them from the decisions it must
-    still read from the database (an arbiter's, an earlier night's). That holds because a run
-    is one business date and its decisions, eligibility and outbox are one transaction: no
-    other final decision of this run can exist when they read (the referred ones are not final
-    yet).
-
-    The facts are those the decision was taken on, the same the database holds at that point:
-    the buyer's country, name and SIREN, its grade (the latest champion score on or before the
-    date), the policy's OAL option."""
-
-    business_date: date
-    run_id: int
-    decisions: pd.DataFrame
 
 
 @dataclass

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,12 +31,10 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy.orm import Session
 
+from arbitration.handover import OTHER_RUNS, DecidedTonight, handed_on, with_handed
 from models.codes import COLLECTIVE_OPENINGS, FINAL_STATUSES, ResponseType
 from models.db import bound_list, bulk_upsert, read_frame
 from models.score import latest_score_date
-
-if TYPE_CHECKING:  # the arbitration service loads the rule engine: not for this pure core
-    from arbitration.service import DecidedTonight
 
 OUTPUT_COLUMNS = ["decision_id", "scheme", "eligible", "amount_cents", "deadline", "reason", "parameter_set"]
 INPUT_COLUMNS = [
@@ -367,10 +365,9 @@ def eligibility_inputs(
     taken since the last run): the notification date, hence the OAL deadline, is the run's.
     With ``tonight`` (what arbitration wrote in this unit of work), those decisions are taken
     from it and only the others are read: the same rows, without half a million joins."""
-    handed = tonight if tonight is not None and tonight.business_date == business_date else None
+    handed = handed_on(tonight, business_date)
     final_marks, final_params = bound_list("st", _FINAL)
     event_marks, event_params = bound_list("ev", _OPENINGS)
-    besides = "AND (d.run_id IS NULL OR d.run_id <> :run)" if handed is not None else ""
     params: dict[str, Any] = {
         "d": business_date,
         "scored": latest_score_date(session, business_date),
@@ -380,23 +377,24 @@ def eligibility_inputs(
     }
     if handed is not None:
         params["run"] = handed.run_id
-    sql = _INPUTS_SQL.format(events=event_marks, final=final_marks, besides=besides)
-    parts = [read_frame(session, sql, params)]
-    if handed is not None:
-        parts.append(_from_tonight(session, handed))
-    parts = [part for part in parts if not part.empty]
-    if not parts:
-        return pd.DataFrame(columns=INPUT_COLUMNS)
-    frame = _shaped(pd.concat([part.reindex(columns=INPUT_COLUMNS) for part in parts], ignore_index=True))
-    return frame.sort_values("decision_id", kind="stable").reset_index(drop=True)
+    besides = OTHER_RUNS if handed is not None else ""
+    read = read_frame(
+        session, _INPUTS_SQL.format(events=event_marks, final=final_marks, besides=besides), params
+    )
+    frame = with_handed(
+        read,
+        None if handed is None else _from_tonight(session, handed),
+        columns=INPUT_COLUMNS,
+        order=["decision_id"],
+    )
+    return frame if frame.empty else _shaped(frame)
 
 
 def _shaped(frame: pd.DataFrame) -> pd.DataFrame:
-    """:data:`INPUT_COLUMNS` with the flags as booleans (an unknown policy has no OAL option)."""
-    out = frame.copy()
-    out["collective_procedure"] = out["collective_procedure"].astype(int).astype(bool)
-    out["oal_option"] = out["oal_option"].fillna(False).astype(bool)
-    return out
+    """``frame`` with the flags as booleans (an unknown policy has no OAL option)."""
+    frame["collective_procedure"] = frame["collective_procedure"].astype(int).astype(bool)
+    frame["oal_option"] = frame["oal_option"].fillna(False).astype(bool)
+    return frame
 
 
 def _from_tonight(session: Session, tonight: DecidedTonight) -> pd.DataFrame:

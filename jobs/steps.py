@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from arbitration.service import DecidedTonight
+from arbitration.handover import DecidedTonight
 from arbitration.service import arbitrate as arbitrate_limits
 from feeds.folder import discover, ingest_folder
 from feeds.payments.load import refresh_aggregates

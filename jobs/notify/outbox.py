@@ -15,13 +15,14 @@ import hashlib
 import logging
 import re
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import String
 from sqlalchemy.orm import Session
 
+from arbitration.handover import OTHER_RUNS, DecidedTonight, handed_on, with_handed
 from arbitration.rules import load_rule_set
 from config.settings import Settings
 from jobs.notify.compose import (
@@ -35,9 +36,6 @@ from jobs.notify.worded import each_distinct, items_of, word_frame
 from models.codes import FINAL_STATUSES
 from models.db import bulk_insert, executemany, placeholder, read_frame
 from models.notification import Notification
-
-if TYPE_CHECKING:  # the arbitration service loads the rule engine: not for the CLI's imports
-    from arbitration.service import DecidedTonight
 
 log = logging.getLogger("vigie.notify")
 
@@ -97,7 +95,7 @@ def _pending_decisions(session: Session, business_date: date, *, besides_run: in
     with ``besides_run``, not those that run wrote (they are handed over instead)."""
     marks = ", ".join(f":st{i}" for i in range(len(_FINAL)))
     params: dict[str, Any] = {f"st{i}": s for i, s in enumerate(_FINAL)}
-    besides = "" if besides_run is None else "AND (d.run_id IS NULL OR d.run_id <> :run)"
+    besides = "" if besides_run is None else OTHER_RUNS
     sql = f"""
         SELECT d.decision_id, d.policyholder_id, d.decision_type, d.reason_code, d.previous_cents,
                d.reason_rule, d.proposed_cents, d.final_cents, d.effective_date, d.buyer_id,
@@ -126,16 +124,15 @@ def pending(session: Session, business_date: date, tonight: DecidedTonight | Non
     """Every final decision up to ``business_date`` not yet notified (:data:`PENDING_COLUMNS`),
     grouped by policyholder, in decision order within each. With ``tonight`` (what arbitration
     wrote in this unit of work), those decisions come from it and only the others are read."""
-    handed = tonight if tonight is not None and tonight.business_date == business_date else None
-    parts = [_pending_decisions(session, business_date, besides_run=handed.run_id if handed else None)]
-    if handed is not None:
-        parts.append(_handed_pending(session, handed))
-    parts = [part for part in parts if not part.empty]
-    if not parts:
-        return pd.DataFrame(columns=PENDING_COLUMNS)
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    handed = handed_on(tonight, business_date)
+    read = _pending_decisions(session, business_date, besides_run=handed.run_id if handed else None)
     # sorted here, not by the database: both paths order policyholders alike on every backend
-    return frame.sort_values(["policyholder_id", "decision_id"], kind="stable").reset_index(drop=True)
+    return with_handed(
+        read,
+        None if handed is None else _handed_pending(session, handed),
+        columns=PENDING_COLUMNS,
+        order=["policyholder_id", "decision_id"],
+    )
 
 
 def _eligible_rows(session: Session, business_date: date) -> pd.DataFrame:

@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from arbitration import service
-from arbitration.service import HAND_OVER_FROM, DecidedTonight, arbitrate
+from arbitration.handover import HAND_OVER_FROM, DecidedTonight
+from arbitration.service import arbitrate
 from config.settings import CONFIG_DIR, Settings
 from jobs import steps
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params

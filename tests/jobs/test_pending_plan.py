@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from arbitration.service import TONIGHT_COLUMNS, DecidedTonight
+from arbitration.handover import TONIGHT_COLUMNS, DecidedTonight
 from jobs.eligibility import eligibility_inputs
 from jobs.notify.outbox import _eligible_rows, _pending_decisions
 from models.base import Base
