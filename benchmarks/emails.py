@@ -20,14 +20,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from config.settings import load_settings
 from jobs.notify import enqueue, send_pending
 from jobs.notify.compose import as_bytes, build_message, message_id_for, render
 from jobs.notify.transports import FileTransport
-from jobs.notify.worded import items_of, word_frame
+from jobs.notify.worded import items_of, runs, word_frame
 from models.base import Base
 from models.db import bulk_insert, make_engine, session_factory
 
@@ -91,9 +90,8 @@ def render_and_write(frame: pd.DataFrame, folder: Path, *, write: bool = True) -
     english = pd.Series(holders).str.removeprefix("PH").astype(int).to_numpy() % 5 == 0
     no_offers = pd.DataFrame(columns=["decision_id", "scheme", "amount_cents", "deadline"])
     text, html = word_frame(frame, no_offers, english=english)
-    starts = np.flatnonzero(np.r_[True, holders[1:] != holders[:-1]])
     with transport.open() as channel:
-        for begin, end in zip(starts.tolist(), [*starts[1:].tolist(), len(holders)], strict=True):
+        for begin, end in runs(holders):
             holder = holders[begin]
             rendered = render(
                 language="en" if english[begin] else "fr",

@@ -17,7 +17,6 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import String
 from sqlalchemy.orm import Session
@@ -32,7 +31,7 @@ from jobs.notify.compose import (
     parse_recipients,
     render,
 )
-from jobs.notify.worded import each_distinct, items_of, word_frame
+from jobs.notify.worded import each_distinct, items_of, runs, word_frame
 from models.codes import FINAL_STATUSES
 from models.db import bulk_insert, executemany, placeholder, read_frame
 from models.notification import Notification
@@ -172,12 +171,11 @@ def enqueue(
     holders = decisions["policyholder_id"].astype(str).to_numpy(dtype=object)
     ids_of = decisions["decision_id"].astype("int64").to_numpy()
     emails = decisions["emails"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, holders[1:] != holders[:-1]])  # each policyholder's first row
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     queued = 0
     notified: list[int] = []
-    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(holders)], strict=True):
+    for start, stop in runs(holders):  # each policyholder's decisions
         if len(rows) >= WRITE_BATCH:
             queued += _write(session, rows)
         policyholder_id = str(holders[start])

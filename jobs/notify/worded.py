@@ -66,6 +66,15 @@ def each_distinct(values: pd.Series | np.ndarray, word: Callable[[Any], Any]) ->
     return worded[codes]
 
 
+def runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of equal consecutive values (a policyholder's decisions in
+    a frame sorted by policyholder), in order."""
+    if not len(values):
+        return []
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]).tolist()
+    return list(zip(starts, [*starts[1:], len(values)], strict=True))
+
+
 def _by_language(english: np.ndarray, values: pd.Series, word: Callable[[Any, str], Any]) -> np.ndarray:
     french = each_distinct(values, lambda v: word(v, "fr"))
     if not english.any():
@@ -93,8 +102,7 @@ def _schemes(
     html_label = each_distinct(label, html_escape)
     html_amount = each_distinct(amount, html_escape)
     rows = offers["row"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
+    for start, stop in runs(rows):
         text[rows[start]] = [{"label": label[i], "amount": amount[i]} for i in range(start, stop)]
         html[rows[start]] = [{"label": html_label[i], "amount": html_amount[i]} for i in range(start, stop)]
     return text, html

@@ -26,7 +26,7 @@ from jobs.notify.compose import (
     render,
 )
 from jobs.notify.transports import FileTransport, Unavailable
-from jobs.notify.worded import items_of, word_frame
+from jobs.notify.worded import items_of, runs, word_frame
 from jobs.notify.wording import day
 
 RECIPIENT_LISTS = [
@@ -208,3 +208,9 @@ def test_any_view_renders_as_auto_escaping_renders_it() -> None:
     )
     assert rendered.html == reference
     assert "<i>déjà sûr</i>" in reference and "&lt;CAP&gt;" in reference and "&lt;123&gt;" in reference
+
+
+def test_runs_are_the_bounds_of_equal_consecutive_values() -> None:
+    holders = np.array(["PH1", "PH1", "PH2", "PH3", "PH3", "PH3"], dtype=object)
+    assert runs(holders) == [(0, 2), (2, 3), (3, 6)]
+    assert runs(np.array([], dtype=object)) == []
