@@ -122,13 +122,16 @@ def _decisions(session: Session, as_of: date, buyers: pa.Table) -> pd.DataFrame:
            FROM decision d WHERE d.business_date = :d""",
         {"d": as_of},
     )
-    ids = pa.array(decisions["buyer_id"].astype(str), from_pandas=True, type=pa.string())
-    keys = pl.DataFrame({"buyer_id": pl.Series("buyer_id", ids).cast(pl.String)})
-    found = keys.join(
-        _keyed(buyers, ["buyer_id", "country"]).unique("buyer_id").collect(),
-        on="buyer_id",
-        how="left",
-        maintain_order="left",
+    keys = pa.table({"buyer_id": pa.array(decisions["buyer_id"].astype(str), type=pa.string())})
+    found = (
+        _keyed(keys, ["buyer_id"])
+        .join(
+            _keyed(buyers, ["buyer_id", "country"]).unique("buyer_id"),
+            on="buyer_id",
+            how="left",
+            maintain_order="left",
+        )
+        .collect()
     )
     decisions["buyer_country"] = found["country"].to_numpy()
     return decisions
