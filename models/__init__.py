@@ -16,7 +16,7 @@ from models.eligibility import Eligibility
 from models.feed_file import FeedFile
 from models.legal_event import LegalEvent
 from models.monitoring_metric import MonitoringMetric
-from models.notification import Notification
+from models.notification import Notification, NotificationBody
 from models.payment_aggregate import PaymentAggregate
 from models.policy import Policy
 from models.policyholder import Policyholder
@@ -39,6 +39,7 @@ __all__ = [
     "LegalEvent",
     "MonitoringMetric",
     "Notification",
+    "NotificationBody",
     "PaymentAggregate",
     "Policy",
     "Policyholder",

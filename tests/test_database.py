@@ -278,3 +278,39 @@ def test_0007_gives_a_referred_decision_the_request_its_limit_still_holds(db_url
         found = connection.execute(text("SELECT status, requested_cents FROM decision ORDER BY status")).all()
     assert [tuple(row) for row in found] == [("applied", None), ("referred", 40_000 * 100)]
     engine.dispose()
+
+
+def test_0009_moves_the_notification_bodies_apart_and_back(db_url: str) -> None:
+    """Every body goes to ``notification_body`` under its outbox key, and back on downgrade."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0008")
+    queued = (
+        "INSERT INTO notification (outbox_key, policyholder_id, recipients, language, subject, body_text, "
+        "body_html, status, attempts, created_at) VALUES (:key, 'PH1', 'a@b.example', 'fr', 'Objet', :text, "
+        ":html, 'pending', 0, :at)"
+    )
+    bodies = [
+        ("20261123-PH1", "Bonjour é\n" * 3, "<p>Bonjour &eacute;</p>"),
+        ("20261124-PH1", "Texte", "<p/>"),
+    ]
+    with engine.begin() as connection:
+        for key, text_, html in bodies:
+            connection.execute(
+                text(queued), {"key": key, "text": text_, "html": html, "at": datetime.now(UTC)}
+            )
+    upgrade(engine, "0009")
+    assert "body_text" not in {c["name"] for c in inspect(engine).get_columns("notification")}
+    moved = "SELECT outbox_key, body_text, body_html FROM notification_body ORDER BY outbox_key"
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(text(moved))] == bodies
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    fresh = make_engine(db_url)  # no cached reflection of the altered table
+    assert "notification_body" not in inspect(fresh).get_table_names()
+    back = "SELECT outbox_key, body_text, body_html FROM notification ORDER BY outbox_key"
+    with fresh.connect() as connection:
+        assert [tuple(row) for row in connection.execute(text(back))] == bodies
+    fresh.dispose()
+    engine.dispose()

@@ -46,14 +46,13 @@ NOTIFICATION_COLUMNS = [
     "recipients",
     "language",
     "subject",
-    "body_text",
-    "body_html",
     "status",
     "attempts",
     "last_error",
     "message_id",
     "created_at",
 ]
+BODY_COLUMNS = ["outbox_key", "body_text", "body_html"]
 RECIPIENTS_LENGTH: int = cast(String, Notification.__table__.c.recipients.type).length or 0
 """Width of ``notification.recipients``, read from the model."""
 _FINAL = tuple(sorted(str(s) for s in FINAL_STATUSES))
@@ -238,14 +237,14 @@ def enqueue(
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert the rendered notifications of ``rows`` and empty it (their bodies are the bulk of
-    the step's memory: a first night's five thousand e-mails list half a million decisions).
+    """Insert the rendered notifications of ``rows``, then their bodies (their own table, see
+    :class:`models.notification.NotificationBody`), and empty it: the bodies are the bulk of
+    the step's memory (a first night's five thousand e-mails list half a million decisions).
     Object columns: the bodies are written as they are, not copied into Arrow text first."""
-    written = bulk_insert(
-        session,
-        "notification",
-        pd.DataFrame(rows, columns=NOTIFICATION_COLUMNS, dtype=object),
-        NOTIFICATION_COLUMNS,
-    )
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows, columns=[*NOTIFICATION_COLUMNS, *BODY_COLUMNS[1:]], dtype=object)
+    written = bulk_insert(session, "notification", frame, NOTIFICATION_COLUMNS)
+    bulk_insert(session, "notification_body", frame, BODY_COLUMNS)
     rows.clear()
     return written

@@ -39,7 +39,7 @@ from jobs.notify.transports import (
     Transport,
     Unavailable,
 )
-from models.notification import Notification
+from models.notification import Notification, NotificationBody
 
 log = logging.getLogger("vigie.notify")
 
@@ -112,8 +112,6 @@ _CLAIMED = (
     Notification.outbox_key,
     Notification.recipients,
     Notification.subject,
-    Notification.body_text,
-    Notification.body_html,
     Notification.message_id,
     Notification.attempts,
 )
@@ -133,6 +131,17 @@ def _claim(session: Session, ids: list[int]) -> list[Any]:
     ).all()
     session.commit()
     return sorted(claimed, key=lambda r: r.notification_id)
+
+
+def _bodies(session: Session, keys: list[str]) -> dict[str, tuple[str, str]]:
+    """The claimed rows' plain-text and HTML bodies, by outbox key: one read per batch (they
+    live apart from the rows the claim updates, see :class:`NotificationBody`)."""
+    found = session.execute(
+        select(NotificationBody.outbox_key, NotificationBody.body_text, NotificationBody.body_html).where(
+            NotificationBody.outbox_key.in_(keys)
+        )
+    )
+    return {key: (text_, html) for key, text_, html in found.tuples()}
 
 
 def _set(session: Session, ids: list[int], **values: object) -> None:
@@ -168,10 +177,12 @@ def _one_pass(
                 for start in range(0, len(ids), batch):
                     sent: list[int] = []
                     rows = _claim(session, ids[start : start + batch])
+                    bodies = _bodies(session, [row.outbox_key for row in rows])
                     try:
                         for i, row in enumerate(rows):
                             try:
-                                if _send_one(session, channel, row, mail, at, rng, summary):
+                                body = bodies.get(row.outbox_key)
+                                if _send_one(session, channel, row, body, mail, at, rng, summary):
                                     sent.append(row.notification_id)
                             except Unavailable:
                                 _give_back(session, [r.notification_id for r in rows[i:]])
@@ -190,23 +201,29 @@ def _send_one(
     session: Session,
     channel: Any,
     row: Any,
+    body: tuple[str, str] | None,
     mail: Any,
     at: Callable[[], datetime],
     rng: random.Random,
     summary: SendSummary,
 ) -> bool:
-    """Hand one claimed row to the transport; record a failure at once, return True if sent."""
+    """Hand one claimed row and its ``body`` (text, HTML) to the transport; record a failure at
+    once, return True if sent."""
+    one = [row.notification_id]
+    if body is None:  # the outbox writes both rows together: only a damaged database lacks one
+        _set(session, one, status="dead_letter", last_error="no body stored for this notification")
+        summary.dead_letter += 1
+        return False
     message = build_message(
         sender=mail.sender,
         reply_to=mail.reply_to,
         recipients=[r.strip() for r in row.recipients.split(",") if r.strip()],
         subject=row.subject,
-        text=row.body_text,
-        html=row.body_html,
+        text=body[0],
+        html=body[1],
         message_id=row.message_id or "",
         outbox_key=row.outbox_key,
     )
-    one = [row.notification_id]
     try:
         note = channel.send(row.outbox_key, message, [str(a.addr_spec) for a in message["To"].addresses])
     except TemporaryFailure as exc:

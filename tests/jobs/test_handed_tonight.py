@@ -87,8 +87,8 @@ def _notifications(session: Session, settings: Settings, tonight: DecidedTonight
     enqueue(session, business_date=AS_OF, run_id=7, settings=settings, tonight=tonight)
     queued = read_frame(
         session,
-        "SELECT outbox_key, policyholder_id, recipients, language, subject, body_text, body_html, status "
-        "FROM notification ORDER BY outbox_key",
+        "SELECT n.outbox_key, policyholder_id, recipients, language, subject, body_text, body_html, status "
+        "FROM notification n JOIN notification_body b ON b.outbox_key = n.outbox_key ORDER BY n.outbox_key",
     )
     marked = read_frame(
         session, "SELECT decision_id FROM decision WHERE notified = :yes ORDER BY 1", {"yes": True}
@@ -155,8 +155,8 @@ def _steps_in_one_unit(
     eligibility = read_frame(session, "SELECT * FROM eligibility ORDER BY decision_id, scheme")
     queued = read_frame(
         session,
-        "SELECT outbox_key, recipients, language, subject, body_text, body_html, status "
-        "FROM notification ORDER BY outbox_key",
+        "SELECT n.outbox_key, recipients, language, subject, body_text, body_html, status "
+        "FROM notification n JOIN notification_body b ON b.outbox_key = n.outbox_key ORDER BY n.outbox_key",
     )
     return _values(eligibility.drop(columns="eligibility_id")), _values(queued), handed
 

@@ -8,7 +8,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import CONFIG_DIR, Settings
@@ -16,7 +16,7 @@ from jobs.eligibility import compute, eligibility_inputs, load_scheme_params, pe
 from jobs.notify import enqueue, outbox, send_pending
 from jobs.notify.compose import build_message, parse_recipients
 from jobs.notify.wording import DECISION_WORDS, REASON_WORDS, money
-from models import Decision, Notification
+from models import Decision, Notification, NotificationBody
 from models.codes import ReasonCode, ResponseType
 from tests.jobs.test_notify_seed import AS_OF, seed_portfolio
 
@@ -68,14 +68,14 @@ def test_a_decision_taken_by_an_arbiter_later_goes_with_the_next_night(
     session.commit()
     later = session.scalars(select(Notification).where(Notification.business_date == next_night)).one()
     assert later.outbox_key == "20261111-PH1"
-    assert "Steel Inc" in later.body_text and "Boulangerie" not in later.body_text
+    assert "Steel Inc" in later.body.body_text and "Boulangerie" not in later.body.body_text
 
 
 def test_french_text_lists_every_modification_with_its_words(session: Session, settings: Settings) -> None:
     queue(session, settings)
     fr = notification_of(session, "PH1")
     assert fr.language == "fr" and fr.outbox_key == "20261110-PH1"
-    text = fr.body_text
+    text = fr.body.body_text
     assert "Boulangerie Martin - SIREN 732829320" in text
     assert DECISION_WORDS["fr"][ResponseType.REDUCTION] in text
     assert REASON_WORDS["fr"][ReasonCode.ADVERSE_INFORMATION] in text
@@ -84,7 +84,7 @@ def test_french_text_lists_every_modification_with_its_words(session: Session, s
     assert "complément jusqu'à 40 000,00 EUR" in text  # CAP: at most the amount kept
     assert "Faillite SARL" in text and text.count("au plus tard") == 1  # insolvent buyer: no OAL
     assert "Demander un réexamen" in text
-    assert "<td>Boulangerie Martin</td>" in fr.body_html
+    assert "<td>Boulangerie Martin</td>" in fr.body.body_html
     assert fr.recipients == "risk@acier.example, cfo@acier.example"
 
 
@@ -93,10 +93,10 @@ def test_english_when_the_policyholder_language_says_so(session: Session, settin
     en = notification_of(session, "PH2")
     assert en.language == "en"
     assert en.subject == "Vigie - changes to your credit limits on 10 Nov 2026"
-    assert DECISION_WORDS["en"][ResponseType.CANCELLATION] in en.body_text
-    assert "EUR 80,000.00 -> EUR 0.00" in en.body_text
-    assert "To ask for a review" in en.body_text
-    assert "SIREN -" in en.body_text  # a foreign buyer has no SIREN
+    assert DECISION_WORDS["en"][ResponseType.CANCELLATION] in en.body.body_text
+    assert "EUR 80,000.00 -> EUR 0.00" in en.body.body_text
+    assert "To ask for a review" in en.body.body_text
+    assert "SIREN -" in en.body.body_text  # a foreign buyer has no SIREN
 
 
 def test_file_transport_writes_one_eml_per_outbox_key_and_never_twice(
@@ -128,6 +128,22 @@ def test_a_message_in_doubt_is_resolved_by_the_file_it_left(
     assert (settings.outbox_dir / "20261110-PH1.eml").read_bytes() == b"written before the crash"
     session.expire_all()
     assert {n.status for n in session.scalars(select(Notification))} == {"sent"}
+
+
+def test_a_notification_whose_body_is_missing_goes_to_dead_letter_and_the_others_are_sent(
+    session_factory: sessionmaker[Session], session: Session, settings: Settings
+) -> None:
+    """The bodies live in their own table: a row without one (a damaged database) is not sent
+    empty, it is set aside with the reason, and the rest of the queue goes out."""
+    queue(session, settings)
+    session.execute(delete(NotificationBody).where(NotificationBody.outbox_key == "20261110-PH1"))
+    session.commit()
+    summary = send_pending(session_factory, settings=settings)
+    assert (summary.sent, summary.dead_letter) == (1, 1)
+    session.expire_all()
+    lost = notification_of(session, "PH1")
+    assert (lost.status, lost.last_error) == ("dead_letter", "no body stored for this notification")
+    assert sorted(p.name for p in settings.outbox_dir.glob("*.eml")) == ["20261110-PH2.eml"]
 
 
 def test_a_buyer_name_with_crlf_cannot_add_a_header(

@@ -157,14 +157,14 @@ def test_a_score_driven_reduction_says_the_rules_motive_and_a_manual_change_the_
     assert motive is not None
     mails = {n.policyholder_id: n for n in session.scalars(select(Notification))}
 
-    fr = mails["PH1"].body_text
+    fr = mails["PH1"].body.body_text
     reduced = item_of(fr, "Fragile SAS")
     assert f"Motif : {motive.fr}" in reduced
     assert REASON_WORDS["fr"][ReasonCode.OTHER] not in reduced
     assert f"Motif : {REASON_WORDS['fr'][ReasonCode.OTHER]}" in item_of(fr, "Solide SA")  # manual change
-    assert motive.fr.replace("'", "&#39;") in mails["PH1"].body_html
+    assert motive.fr.replace("'", "&#39;") in mails["PH1"].body.body_html
 
-    en = mails["PH2"].body_text
+    en = mails["PH2"].body.body_text
     assert motive.en in en and motive.fr not in en
     assert REASON_WORDS["en"][ReasonCode.OTHER] not in en
 
