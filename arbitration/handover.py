@@ -59,11 +59,17 @@ class DecidedTonight:
 
     The facts are those the decision was taken on, the same the database holds at that point:
     the buyer's country, name and SIREN, its grade (the latest champion score on or before the
-    date), the policy's OAL option."""
+    date), the policy's OAL option.
+
+    ``marked_notified``: the decisions were written already marked notified, because the caller
+    said the outbox runs in the same unit of work. That outbox must then queue their e-mails or
+    clear the mark of those it does not queue (see :func:`jobs.notify.outbox.enqueue`); the
+    mark spares marking half a million rows again one by one after the e-mails are queued."""
 
     business_date: date
     run_id: int
     decisions: pd.DataFrame
+    marked_notified: bool = False
 
 
 OTHER_RUNS = "AND (d.run_id IS NULL OR d.run_id <> :run)"

@@ -208,10 +208,12 @@ def _tonight(
     *,
     as_of: date,
     run_id: int,
+    marked: bool,
 ) -> DecidedTonight:
     """The applied decisions of ``rows`` (as written, with the ids the database gave them) and
     their facts: country and grade from the evaluated ``decided`` (same order as ``rows``),
-    the OAL option from ``policies``, name and SIREN from ``identities``."""
+    the OAL option from ``policies``, name and SIREN from ``identities``; ``marked``: written
+    already marked notified."""
     final = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()
     ids = read_frame(
         session,
@@ -234,7 +236,7 @@ def _tonight(
     known = position >= 0
     for column, source in (("buyer_name", "name"), ("siren", "siren")):
         out[column] = _where(known, identities[source].to_numpy(dtype=object)[np.where(known, position, 0)])
-    return DecidedTonight(as_of, run_id, out[list(TONIGHT_COLUMNS)])
+    return DecidedTonight(as_of, run_id, out[list(TONIGHT_COLUMNS)], marked_notified=marked)
 
 
 def arbitrate(
@@ -246,12 +248,15 @@ def arbitrate(
     known: ScoringFrames | None = None,
     keep: list[DecidedTonight] | None = None,
     keep_from: int | None = None,
+    mark_notified: bool = False,
 ) -> ArbitrationSummary:
     """Decide every limit at ``as_of`` with the active rule set; does not commit. ``known``:
     the score step's frames of this run, when it ran in this process (fewer reads). With
     ``keep`` (and a ``run_id``), the final decisions written are appended to it (see
     :class:`DecidedTonight`) when there are at least ``keep_from`` decisions (by default
-    :data:`HAND_OVER_FROM`)."""
+    :data:`HAND_OVER_FROM`). ``mark_notified`` (the caller's word that the outbox queues them
+    in this same transaction): the decisions handed over are written already marked notified
+    (:attr:`DecidedTonight.marked_notified`)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     tables = read_tables(session, as_of=as_of, known=known)
@@ -272,10 +277,15 @@ def arbitrate(
         # read before the first write: a bulk read sees only what is committed (models.bulk_read)
         identities = read_bulk(session, "SELECT buyer_id, name, siren FROM buyer")
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)
+    marked = mark_notified and identities is not None
+    if marked:  # the handed decisions: those applied (final) now
+        rows["notified"] = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()
     bulk_insert(session, "decision", rows, DECISION_COLUMNS)
     apply_to_limits(session, rows)
     if keep is not None and run_id is not None and identities is not None:
-        keep.append(_tonight(session, rows, decided, policies, identities, as_of=as_of, run_id=run_id))
+        keep.append(
+            _tonight(session, rows, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked)
+        )
         del identities
     summary.review_tasks = create_review_tasks(session, as_of=as_of)
     removed = (decided["previous_cents"] - decided["proposed_cents"]).clip(lower=0)

@@ -42,6 +42,8 @@ class NightContext:
     handed: dict[str, Any] = field(default_factory=dict)
     """What an earlier step of this process hands to a later one (the score step's frames to
     arbitration). Empty after a restart: a resumed run reads everything from the database."""
+    group: tuple[str, ...] = ()
+    """The names of the steps of this unit of work (one transaction)."""
 
 
 StepFunction = Callable[[NightContext], dict[str, Any]]
@@ -181,7 +183,9 @@ def _run_group(
             if progress:
                 progress(step.name, step.description)
             started = time.perf_counter()
-            context = NightContext(session, sessions, settings, as_of, state_run_id, handed)
+            context = NightContext(
+                session, sessions, settings, as_of, state_run_id, handed, tuple(s.name for s in group)
+            )
             counts = step.run(context)
             record_step(
                 session,

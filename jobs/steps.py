@@ -96,6 +96,8 @@ def arbitrate(ctx: NightContext) -> dict[str, Any]:
         settings=ctx.settings,
         known=ctx.handed.pop("scoring", None),
         keep=kept,
+        # the outbox of this unit of work queues their e-mails (or clears the mark it leaves)
+        mark_notified="outbox" in ctx.group,
     )
     # eligibility and the outbox run in this step's unit of work: what it wrote is theirs to read
     ctx.handed["tonight"] = kept[0] if kept else None

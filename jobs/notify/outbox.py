@@ -17,6 +17,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import String
 from sqlalchemy.orm import Session
@@ -133,15 +134,20 @@ def pending(session: Session, business_date: date, tonight: DecidedTonight | Non
     )
 
 
-def _eligible_rows(session: Session, business_date: date) -> pd.DataFrame:
+def _eligible_rows(session: Session, business_date: date, *, marked_run: int | None) -> pd.DataFrame:
+    """The eligible rows of the decisions to notify; with ``marked_run``, also those of that
+    run's decisions of the date, written already marked notified (the hand-over's)."""
     marks = ", ".join(f":st{i}" for i in range(len(_FINAL)))
     params: dict[str, Any] = {f"st{i}": s for i, s in enumerate(_FINAL)}
+    marked = "" if marked_run is None else "OR (d.run_id = :run AND d.business_date = :d)"
     sql = f"""
         SELECT e.decision_id, e.scheme, e.amount_cents, e.deadline
         FROM eligibility e JOIN decision d ON d.decision_id = e.decision_id
-        WHERE e.eligible = :true_ AND d.status IN ({marks}) AND d.notified = :false_ AND d.business_date <= :d
+        WHERE e.eligible = :true_ AND d.status IN ({marks}) AND d.business_date <= :d
+          AND (d.notified = :false_ {marked})
     """
-    return read_frame(session, sql, {**params, "d": business_date, "false_": False, "true_": True})
+    values = {**params, "d": business_date, "false_": False, "true_": True, "run": marked_run}
+    return read_frame(session, sql, values)
 
 
 def enqueue(
@@ -154,10 +160,14 @@ def enqueue(
 ) -> int:
     """Queue one e-mail per policyholder with final, not yet notified decisions up to
     ``business_date``; mark those decisions notified. Does not commit. Returns rows queued.
-    ``tonight``: arbitration's decisions of this unit of work, if any (see :func:`pending`)."""
+    ``tonight``: arbitration's decisions of this unit of work, if any (see :func:`pending`);
+    if they were written already marked notified, the mark of those not queued here is cleared
+    (their policyholder's e-mail of the date was queued before: they wait for the next one)."""
     decisions = pending(session, business_date, tonight)
     if decisions.empty:
         return 0
+    handed = handed_on(tonight, business_date)
+    marked_run = handed.run_id if handed is not None and handed.marked_notified else None
     motives = load_rule_set(settings.paths.rules_dir).motives
     taken = read_frame(
         session, "SELECT outbox_key FROM notification WHERE business_date = :d", {"d": business_date}
@@ -165,7 +175,10 @@ def enqueue(
     used = set(taken["outbox_key"]) if not taken.empty else set()
     languages = each_distinct(decisions["language"], language_of)
     text, html = word_frame(
-        decisions, _eligible_rows(session, business_date), english=languages == "en", motives=motives
+        decisions,
+        _eligible_rows(session, business_date, marked_run=marked_run),
+        english=languages == "en",
+        motives=motives,
     )
     holders = decisions["policyholder_id"].astype(str).to_numpy(dtype=object)
     ids_of = decisions["decision_id"].astype("int64").to_numpy()
@@ -173,7 +186,7 @@ def enqueue(
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     queued = 0
-    notified: list[int] = []
+    in_e_mail = np.zeros(len(decisions), dtype=bool)
     for start, stop in runs(holders):  # each policyholder's decisions
         if len(rows) >= WRITE_BATCH:
             queued += _write(session, rows)
@@ -219,21 +232,30 @@ def enqueue(
                 "created_at": now,
             }
         )
-        notified.extend(ids_of[start:stop].tolist())
+        in_e_mail[start:stop] = True
     queued += _write(session, rows)
-    if not queued:
-        return 0
-    # one prepared statement run per decision on the raw connection: the ORM's IN lists of
-    # 5,000 bound ids took 1.9 s for a first night's 517k decisions
-    mark = placeholder(session)
-    executemany(
-        session,
-        f"UPDATE decision SET notified = {mark} WHERE decision_id = {mark}",
-        [(True, decision_id) for decision_id in notified],
-        "decision",
+    already = np.zeros(len(decisions), dtype=bool)
+    if handed is not None and handed.marked_notified:
+        already = np.isin(ids_of, handed.decisions["decision_id"].astype("int64").to_numpy())
+    _mark(session, ids_of[in_e_mail & ~already], True)
+    _mark(session, ids_of[~in_e_mail & already], False)
+    log.info(
+        "queued %d notifications covering %d decisions for %s", queued, int(in_e_mail.sum()), business_date
     )
-    log.info("queued %d notifications covering %d decisions for %s", queued, len(notified), business_date)
     return queued
+
+
+def _mark(session: Session, decision_ids: np.ndarray, notified: bool) -> None:
+    """Set ``notified`` on these decisions: one prepared statement run per decision on the raw
+    connection (the ORM's IN lists of 5,000 bound ids took 1.9 s for 517k decisions)."""
+    if len(decision_ids):
+        mark = placeholder(session)
+        executemany(
+            session,
+            f"UPDATE decision SET notified = {mark} WHERE decision_id = {mark}",
+            [(notified, decision_id) for decision_id in decision_ids.tolist()],
+            "decision",
+        )
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> int:

@@ -19,10 +19,11 @@ from arbitration.service import arbitrate
 from config.settings import CONFIG_DIR, Settings
 from jobs import steps
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params
-from jobs.nightly import NightContext
-from jobs.notify.outbox import enqueue, pending
+from jobs.nightly import STEP_PLAN, NightContext
+from jobs.notify.outbox import enqueue, outbox_key, pending
 from models.db import read_frame
 from models.decision import Decision
+from models.notification import Notification
 from tests.arbitration.portfolio import AS_OF, EUR, seed_portfolio
 
 PARAMS = load_scheme_params(CONFIG_DIR / "schemes.yaml")
@@ -47,9 +48,10 @@ def _other_decision(limit_id: int, *, business_date: Any, status: str, policy: s
     )
 
 
-def _night(session: Session, settings: Settings) -> DecidedTonight:
+def _night(session: Session, settings: Settings, *, mark: bool = False) -> DecidedTonight:
     """The arbitration portfolio with OAL on P1, an English-speaking PH2, sizes and SIRENs, an
-    arbiter's decision of the day before still to notify and a manual one of the night."""
+    arbiter's decision of the day before still to notify and a manual one of the night;
+    ``mark``: the decisions handed over are written already marked notified."""
     seed_portfolio(session)
     session.execute(text("UPDATE policy SET oal_option = :yes WHERE policy_id = 'P1'"), {"yes": True})
     session.execute(text("UPDATE policyholder SET language = 'en' WHERE policyholder_id = 'PH2'"))
@@ -72,7 +74,7 @@ def _night(session: Session, settings: Settings) -> DecidedTonight:
     session.add(_other_decision(4, business_date=AS_OF, status="amended", policy="P2", holder="PH2"))
     session.flush()
     kept: list[DecidedTonight] = []
-    arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept, keep_from=0)
+    arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=kept, keep_from=0, mark_notified=mark)
     return kept[0]
 
 
@@ -141,11 +143,14 @@ def test_a_quiet_night_hands_nothing_over(session: Session, settings: Settings) 
 
 
 def _steps_in_one_unit(
-    session: Session, sessions: sessionmaker[Session], settings: Settings
-) -> tuple[list[list[Any]], list[list[Any]], bool]:
-    """The night's arbitrate, eligibility and outbox steps as the pipeline runs them: the
-    eligibility and notification rows they wrote, and whether a hand-over happened."""
-    ctx = NightContext(session=session, sessions=sessions, settings=settings, as_of=AS_OF, run_id=7)
+    session: Session, sessions: sessionmaker[Session], settings: Settings, group: tuple[str, ...]
+) -> tuple[list[list[Any]], list[list[Any]], bool, list[list[Any]]]:
+    """The night's arbitrate, eligibility and outbox steps as the pipeline runs them, in a unit
+    of work of the steps named ``group``: the eligibility and notification rows they wrote,
+    whether a hand-over happened, and which decisions (by limit) are marked notified."""
+    ctx = NightContext(
+        session=session, sessions=sessions, settings=settings, as_of=AS_OF, run_id=7, group=group
+    )
     counts = steps.arbitrate(ctx)
     handed = ctx.handed.get("tonight") is not None
     assert counts["handed_over"] == (len(ctx.handed["tonight"].decisions) if handed else 0)
@@ -158,7 +163,8 @@ def _steps_in_one_unit(
         "SELECT n.outbox_key, recipients, language, subject, body_text, body_html, status "
         "FROM notification n JOIN notification_body b ON b.outbox_key = n.outbox_key ORDER BY n.outbox_key",
     )
-    return _values(eligibility.drop(columns="eligibility_id")), _values(queued), handed
+    marked = read_frame(session, "SELECT limit_id, notified FROM decision ORDER BY limit_id")
+    return _values(eligibility.drop(columns="eligibility_id")), _values(queued), handed, _values(marked)
 
 
 def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
@@ -170,13 +176,61 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
     seed_portfolio(session)
     session.execute(text("UPDATE policy SET oal_option = :yes"), {"yes": True})
     session.flush()
-    savepoint = session.begin_nested()
-    without = _steps_in_one_unit(session, session_factory, settings)
-    savepoint.rollback()
-    if session.get_bind().dialect.name == "postgresql":  # a rollback does not rewind a sequence
-        session.execute(text("SELECT setval(pg_get_serial_sequence('decision', 'decision_id'), 1, false)"))
-    monkeypatch.setattr(service, "HAND_OVER_FROM", 0)
-    with_hand_over = _steps_in_one_unit(session, session_factory, settings)
-    assert (without[2], with_hand_over[2]) == (False, True)
-    assert with_hand_over[:2] == without[:2]
-    assert with_hand_over[0] and with_hand_over[1]  # eligibility rows and e-mails were written
+    unit = tuple(name for group in STEP_PLAN for name, _ in group if "outbox" in dict(group))
+    assert unit == ("arbitrate", "eligibility", "outbox")
+    runs = []
+    for hand_over_from, group in ((None, unit), (0, ("arbitrate", "eligibility")), (0, unit)):
+        if hand_over_from is not None:
+            monkeypatch.setattr(service, "HAND_OVER_FROM", hand_over_from)
+        savepoint = session.begin_nested()
+        runs.append(_steps_in_one_unit(session, session_factory, settings, group))
+        savepoint.rollback()
+        if session.get_bind().dialect.name == "postgresql":  # a rollback does not rewind a sequence
+            session.execute(
+                text("SELECT setval(pg_get_serial_sequence('decision', 'decision_id'), 1, false)")
+            )
+    without, handed_unmarked, handed_marked = runs
+    assert [r[2] for r in runs] == [False, True, True]
+    # written marked (the outbox in the same unit) or marked by the outbox: the same rows
+    assert handed_unmarked[:2] == without[:2] and handed_marked[:2] == without[:2]
+    assert handed_unmarked[3] == without[3] and handed_marked[3] == without[3]
+    assert without[0] and without[1]  # eligibility rows and e-mails were written
+    assert {notified for _, notified in without[3]} == {True, False}  # referred ones wait
+
+
+def test_handed_decisions_written_marked_are_unmarked_when_their_e_mail_of_the_date_went_before(
+    session: Session, settings: Settings
+) -> None:
+    """A policyholder whose e-mail of the date was queued before (``vigie notify`` earlier that
+    day): the outbox leaves its decisions for the next night, so the mark the hand-over wrote
+    is cleared; the others stay marked, as when the outbox marks them itself."""
+    marked: dict[bool, list[list[Any]]] = {}
+    for mark in (False, True):
+        savepoint = session.begin_nested()
+        tonight = _night(session, settings, mark=mark)
+        assert tonight.marked_notified is mark
+        session.add(
+            Notification(
+                outbox_key=outbox_key("PH1", AS_OF),
+                business_date=AS_OF,
+                policyholder_id="PH1",
+                recipients="risk@example.com",
+                language="fr",
+                subject="sent earlier",
+                status="sent",
+                attempts=1,
+            )
+        )
+        session.flush()
+        assert enqueue(session, business_date=AS_OF, run_id=7, settings=settings, tonight=tonight) == 1
+        marked[mark] = _values(
+            read_frame(
+                session,
+                "SELECT limit_id, business_date, policyholder_id, notified FROM decision "
+                "ORDER BY limit_id, business_date",
+            )
+        )
+        savepoint.rollback()
+    assert marked[True] == marked[False]
+    by_holder = {(holder, notified) for _, _, holder, notified in marked[True]}
+    assert (("PH1", True) not in by_holder) and ("PH2", True) in by_holder

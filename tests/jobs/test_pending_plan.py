@@ -29,7 +29,8 @@ NOTHING_HANDED = DecidedTonight(AS_OF, 7, pd.DataFrame(columns=list(TONIGHT_COLU
         lambda s: eligibility_inputs(s, business_date=AS_OF, tonight=NOTHING_HANDED),
         lambda s: _pending_decisions(s, AS_OF, besides_run=None),
         lambda s: _pending_decisions(s, AS_OF, besides_run=7),
-        lambda s: _eligible_rows(s, AS_OF),
+        lambda s: _eligible_rows(s, AS_OF, marked_run=None),
+        lambda s: _eligible_rows(s, AS_OF, marked_run=7),
     ],
     ids=[
         "eligibility",
@@ -37,6 +38,7 @@ NOTHING_HANDED = DecidedTonight(AS_OF, 7, pd.DataFrame(columns=list(TONIGHT_COLU
         "outbox decisions",
         "outbox decisions besides a run",
         "outbox eligibility",
+        "outbox eligibility with a run's decisions written marked",
     ],
 )
 def test_pending_decisions_are_read_through_their_index(
