@@ -113,6 +113,10 @@ def eligibility(ctx: NightContext) -> dict[str, Any]:
     frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
     written = eligibility_rules.persist(ctx.session, frame)
     eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
+    if "outbox" in ctx.group:  # it words these decisions' top-ups and deadlines: the rows just written
+        ctx.handed["eligible"] = eligible.reindex(
+            columns=["decision_id", "scheme", "amount_cents", "deadline"]
+        )
     by_scheme = eligible["scheme"].value_counts().to_dict() if "scheme" in eligible else {}
     return {"rows": written, "eligible": {str(k): int(v) for k, v in by_scheme.items()}}
 
@@ -124,6 +128,7 @@ def outbox(ctx: NightContext) -> dict[str, Any]:
         run_id=ctx.run_id,
         settings=ctx.settings,
         tonight=ctx.handed.pop("tonight", None),
+        eligible=ctx.handed.pop("eligible", None),
     )
     return {"queued": queued}
 

@@ -157,12 +157,16 @@ def enqueue(
     run_id: int | None,
     settings: Settings,
     tonight: DecidedTonight | None = None,
+    eligible: pd.DataFrame | None = None,
 ) -> int:
     """Queue one e-mail per policyholder with final, not yet notified decisions up to
     ``business_date``; mark those decisions notified. Does not commit. Returns rows queued.
     ``tonight``: arbitration's decisions of this unit of work, if any (see :func:`pending`);
     if they were written already marked notified, the mark of those not queued here is cleared
-    (their policyholder's e-mail of the date was queued before: they wait for the next one)."""
+    (their policyholder's e-mail of the date was queued before: they wait for the next one).
+    ``eligible``: the eligible rows (decision_id, scheme, amount_cents, deadline) the
+    eligibility step of this unit of work computed and wrote for every decision to notify, if
+    it ran; else they are read back."""
     decisions = pending(session, business_date, tonight)
     if decisions.empty:
         return 0
@@ -174,9 +178,11 @@ def enqueue(
     )
     used = set(taken["outbox_key"]) if not taken.empty else set()
     languages = each_distinct(decisions["language"], language_of)
+    if eligible is None:
+        eligible = _eligible_rows(session, business_date, marked_run=marked_run)
     text, html = word_frame(
         decisions,
-        _eligible_rows(session, business_date, marked_run=marked_run),
+        eligible,
         english=languages == "en",
         motives=motives,
     )

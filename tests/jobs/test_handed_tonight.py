@@ -143,11 +143,17 @@ def test_a_quiet_night_hands_nothing_over(session: Session, settings: Settings) 
 
 
 def _steps_in_one_unit(
-    session: Session, sessions: sessionmaker[Session], settings: Settings, group: tuple[str, ...]
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    group: tuple[str, ...],
+    *,
+    eligible_read_back: bool = False,
 ) -> tuple[list[list[Any]], list[list[Any]], bool, list[list[Any]]]:
     """The night's arbitrate, eligibility and outbox steps as the pipeline runs them, in a unit
     of work of the steps named ``group``: the eligibility and notification rows they wrote,
-    whether a hand-over happened, and which decisions (by limit) are marked notified."""
+    whether a hand-over happened, and which decisions (by limit) are marked notified. With
+    ``eligible_read_back``, the outbox reads the eligible rows instead of taking them over."""
     ctx = NightContext(
         session=session, sessions=sessions, settings=settings, as_of=AS_OF, run_id=7, group=group
     )
@@ -155,8 +161,11 @@ def _steps_in_one_unit(
     handed = ctx.handed.get("tonight") is not None
     assert counts["handed_over"] == (len(ctx.handed["tonight"].decisions) if handed else 0)
     steps.eligibility(ctx)
+    assert ("eligible" in ctx.handed) is ("outbox" in group)
+    if eligible_read_back:
+        del ctx.handed["eligible"]
     steps.outbox(ctx)
-    assert "tonight" not in ctx.handed  # dropped once the outbox has it
+    assert "tonight" not in ctx.handed and "eligible" not in ctx.handed  # dropped once used
     eligibility = read_frame(session, "SELECT * FROM eligibility ORDER BY decision_id, scheme")
     queued = read_frame(
         session,
@@ -179,11 +188,19 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
     unit = tuple(name for group in STEP_PLAN for name, _ in group if "outbox" in dict(group))
     assert unit == ("arbitrate", "eligibility", "outbox")
     runs = []
-    for hand_over_from, group in ((None, unit), (0, ("arbitrate", "eligibility")), (0, unit)):
+    # everything read back; handed over to a unit without the outbox (nothing marked, the
+    # eligible rows read back); handed over within the unit (marked, eligible rows taken over)
+    for hand_over_from, group, read_back in (
+        (None, unit, True),
+        (0, ("arbitrate", "eligibility"), False),
+        (0, unit, False),
+    ):
         if hand_over_from is not None:
             monkeypatch.setattr(service, "HAND_OVER_FROM", hand_over_from)
         savepoint = session.begin_nested()
-        runs.append(_steps_in_one_unit(session, session_factory, settings, group))
+        runs.append(
+            _steps_in_one_unit(session, session_factory, settings, group, eligible_read_back=read_back)
+        )
         savepoint.rollback()
         if session.get_bind().dialect.name == "postgresql":  # a rollback does not rewind a sequence
             session.execute(
