@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from jobs.ledger import finish_run, open_run, record_step
 from jobs.run_lock import run_lock
-from models.checkpoints import background_checkpoints
 from models.db import session_factory
 
 log = logging.getLogger("vigie.nightly")
@@ -130,11 +129,7 @@ def run_night(
     ``stop_after`` ends the run after the named step, leaving it resumable (operators use it
     to inspect a night halfway; tests use it to prove resumption)."""
     sessions = session_factory(engine)
-    with (
-        batch_collector(),
-        run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"),
-        background_checkpoints(engine) as checkpoints,
-    ):
+    with batch_collector(), run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"):
         with sessions.begin() as session:
             state = open_run(session, business_date=as_of)
         result = NightResult(as_of, state.run_id, state.status, resumed=state.resumed)
@@ -159,7 +154,6 @@ def run_night(
                 progress=progress,
                 handed=handed,
             )
-            checkpoints.nudge()  # the group's writes go back into the database file beside the next step
             if stop_after is not None and stop_after in names:
                 result.status = "running"
                 return result
