@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from jobs.ledger import finish_run, open_run, record_step
 from jobs.run_lock import run_lock
+from models.bulk_read import start_reader
 from models.db import session_factory
 
 log = logging.getLogger("vigie.nightly")
@@ -129,6 +130,8 @@ def run_night(
     ``stop_after`` ends the run after the named step, leaving it resumable (operators use it
     to inspect a night halfway; tests use it to prove resumption)."""
     sessions = session_factory(engine)
+    if engine.dialect.name == "sqlite":
+        start_reader()  # the bulk reads' process: started beside the first steps
     with batch_collector(), run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"):
         with sessions.begin() as session:
             state = open_run(session, business_date=as_of)

@@ -9,14 +9,28 @@ It reads through its own connection, so it only sees committed rows: :func:`read
 only when the session's connection holds no uncommitted write (in SQLite's WAL mode a new
 reader then sees exactly what the session would) and falls back to
 :func:`models.db.read_frame` otherwise, and on PostgreSQL or an in-memory database.
+
+Why in a process of its own: connectorx brings its own copy of SQLite, and POSIX file locks
+belong to a process, not to a library. In the same process its SQLite cannot see the locks the
+sqlite3 module's connections hold, takes itself for the database's last connection when it
+closes, and deletes the write-ahead log and its index under them: the process's later commits
+went to a deleted file, and any connection opened afterwards (a second one of the pool, the
+admin server, ``vigie runs``) met "disk I/O error" or a log of its own. From a separate process
+the locks are seen and nothing is deleted. The rows come back as an Arrow IPC file in shared
+memory, mapped without a copy.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -57,18 +71,80 @@ def read_arrow(session: Session, sql: str, params: dict[str, Any] | None = None)
     return read.cast(plain).replace_schema_metadata(None)
 
 
+SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - only the folder: mkdtemp makes a private one in it
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Reader:
+    """The reader process (:mod:`models.native_reader`), started at the first bulk read and
+    kept for the life of this process; one request at a time."""
+
+    def __init__(self) -> None:
+        # run from the project's root: ``-m`` then imports this very code, whatever is installed
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "models.native_reader"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=_ROOT,
+        )
+        self.lock = threading.Lock()
+
+    def read(self, path: Path, query: str, out: str) -> None:
+        request = json.dumps({"path": str(path), "query": query, "out": out})
+        with self.lock:
+            stdin, stdout = self.process.stdin, self.process.stdout
+            if stdin is None or stdout is None:
+                raise DatabaseError("the bulk reader process has no pipes")
+            try:
+                stdin.write(request + "\n")
+                stdin.flush()
+                line = stdout.readline()
+            except OSError as exc:
+                line = ""
+                problem = str(exc)
+            else:
+                problem = f"exit code {self.process.poll()}"
+            if not line:
+                raise _ReaderStopped(f"the bulk reader process stopped ({problem}); query: {query[:300]}")
+        answer = json.loads(line)
+        if not answer["ok"]:
+            raise DatabaseError(f"query failed: {answer['error']}; query: {query[:300]}")
+
+
+class _ReaderStopped(DatabaseError):
+    """The reader process is gone; the next read starts another."""
+
+
+_READERS: list[_Reader] = []
+"""The reader process once started (a list: no module-level rebinding)."""
+
+
+def start_reader() -> None:
+    """Start the reader process now, so that its start (about a second of imports, on the other
+    core) is over by the first bulk read."""
+    if not _READERS:
+        _READERS.append(_Reader())
+
+
 def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> pa.Table | None:
-    """The rows read by connectorx, or None where it would not see what the session sees."""
+    """The rows read by connectorx in the reader process, or None where it would not see what
+    the session sees."""
     path = _committed_sqlite_file(session)
     if path is None:
         return None
-    import connectorx  # imported here: only the nightly's bulk reads need it
-
     query = _inline(session, sql, params or {})
-    try:
-        table: pa.Table = connectorx.read_sql(f"sqlite://{quote(str(path))}", query, return_type="arrow")
-    except RuntimeError as exc:
-        raise DatabaseError(f"query failed: {exc}; query: {query[:300]}") from exc
+    folder = SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="vigie-read-", dir=folder) as scratch:
+        out = os.path.join(scratch, "rows.arrow")
+        start_reader()
+        try:
+            _READERS[0].read(path, query, out)
+        except _ReaderStopped:
+            _READERS.clear()
+            raise
+        # mapped, not copied; the pages stay readable after the file is removed
+        table: pa.Table = pa.ipc.open_file(pa.memory_map(out)).read_all()
     return table
 
 

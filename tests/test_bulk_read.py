@@ -3,6 +3,7 @@ connection sees what the session sees."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from models import bulk_read
 from models.base import Base
 from models.bulk_read import _committed_sqlite_file, read_arrow, read_bulk
 from models.db import DatabaseError, bulk_insert, make_engine, read_frame
@@ -142,3 +144,44 @@ def test_the_arrow_table_holds_the_rows_on_both_paths(filled: Session) -> None:
     assert committed.column("revenue_cents").to_pylist() == [100, 200]
     assert pending.column("revenue_cents").to_pylist() == [100, 300]
     filled.rollback()
+
+
+def test_a_bulk_read_leaves_the_write_ahead_log_of_the_open_connections_in_place(tmp_path: Path) -> None:
+    """connectorx brings its own SQLite, which cannot see the locks of this process's own
+    connections: read in this process, its close deleted the log under them, later commits went
+    to a deleted file and a connection opened afterwards met "disk I/O error"."""
+    path = tmp_path / "night.db"
+    engine = make_engine(f"sqlite:///{path.as_posix()}")
+    Base.metadata.create_all(engine)
+    holder = sqlite3.connect(path)  # an open connection with rows still only in the log
+    holder.execute("PRAGMA wal_autocheckpoint=0")
+    holder.execute("INSERT INTO country_grade (country, valid_from, category) VALUES ('FR', '2026-01-01', 0)")
+    holder.commit()
+    with Session(engine) as session:
+        assert read_bulk(session, "SELECT country FROM country_grade")["country"].tolist() == ["FR"]
+    assert (tmp_path / "night.db-wal").exists() and (tmp_path / "night.db-shm").exists()
+    holder.execute("INSERT INTO country_grade (country, valid_from, category) VALUES ('DE', '2026-01-01', 0)")
+    holder.commit()
+    later = sqlite3.connect(path)
+    assert later.execute("SELECT count(*) FROM country_grade").fetchone() == (2,)
+    later.close()
+    holder.close()
+    engine.dispose()
+
+
+def test_a_reader_process_that_stopped_is_named_then_replaced(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{(tmp_path / 'bulk.db').as_posix()}")
+    Base.metadata.create_all(engine)
+    count = "SELECT COUNT(*) AS n FROM buyer"
+    with Session(engine) as session:
+        bulk_insert(session, "buyer", _buyers(), [*BUYER_COLUMNS, "naf_code"])
+        session.commit()
+        assert read_bulk(session, count)["n"].tolist() == [4]
+        reader = bulk_read._READERS[0].process
+        reader.kill()
+        reader.wait()
+        with pytest.raises(DatabaseError, match="bulk reader process stopped"):
+            read_bulk(session, count)
+        assert read_bulk(session, count)["n"].tolist() == [4]  # read by a new reader process
+        assert bulk_read._READERS[0].process.pid != reader.pid
+    engine.dispose()

@@ -1,0 +1,38 @@
+"""The bulk reader process of :mod:`models.bulk_read`: connectorx, and its own SQLite, kept out
+of the process that holds the database's other connections (see that module for why).
+
+One JSON request per line on standard input (``path``, ``query``, ``out``), one JSON answer per
+line on standard output (``{"ok": true}`` once the rows are written to ``out`` as an Arrow IPC
+file, else ``{"ok": false, "error": ...}``). It ends when its standard input closes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from urllib.parse import quote
+
+
+def _read(path: str, query: str, out: str) -> None:
+    import connectorx
+    import pyarrow as pa
+
+    table = connectorx.read_sql(f"sqlite://{quote(path)}", query, return_type="arrow")
+    with pa.OSFile(out, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def main() -> None:
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            _read(request["path"], request["query"], request["out"])
+            answer: dict[str, object] = {"ok": True}
+        except Exception as exc:  # any failure is the parent's to raise, with its message
+            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
