@@ -1,5 +1,6 @@
 """The bulk reader process of :mod:`models.bulk_read`: connectorx, and its own SQLite, kept out
-of the process that holds the database's other connections (see that module for why).
+of the process that holds the database's other connections (see that module for why). Run as a
+script, so that it imports nothing of this package: connectorx and pyarrow only.
 
 One JSON request per line on standard input (``path``, ``query``, ``out``), one JSON answer per
 line on standard output (``{"ok": true}`` once the rows are written to ``out`` as an Arrow IPC
@@ -8,6 +9,7 @@ file, else ``{"ok": false, "error": ...}``). It ends when its standard input clo
 
 from __future__ import annotations
 
+import ctypes
 import json
 import sys
 from urllib.parse import quote
@@ -20,6 +22,19 @@ def _read(path: str, query: str, out: str) -> None:
     table = connectorx.read_sql(f"sqlite://{quote(path)}", query, return_type="arrow")
     with pa.OSFile(out, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
+    del table
+    _give_back_memory(pa)
+
+
+def _give_back_memory(pa: object) -> None:
+    """Hand the rows' memory back to the system between reads: Arrow's allocator and the C
+    library's keep freed pages for reuse, and this process idles beside the night (it kept
+    about 200 MB after a million-row read)."""
+    pa.default_memory_pool().release_unused()  # type: ignore[attr-defined]
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc: nothing to trim this way
+        return
 
 
 def main() -> None:
