@@ -30,7 +30,7 @@ import tempfile
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -76,8 +76,9 @@ _READER_SCRIPT = Path(__file__).resolve().with_name("native_reader.py")
 
 
 class _Reader:
-    """The reader process (:mod:`models.native_reader`), started at the first bulk read and
-    kept for the life of this process; one request at a time."""
+    """The reader process (:mod:`models.native_reader`), started by the night (or the first
+    bulk read) and kept for the life of this process; one request at a time, each answer
+    naming the file it wrote, so a reply can never be taken for another request's."""
 
     def __init__(self) -> None:
         # the file run as a script: the reader imports connectorx and pyarrow only, not this
@@ -101,15 +102,21 @@ class _Reader:
                 stdin.flush()
                 line = stdout.readline()
             except OSError as exc:
-                line = ""
-                problem = str(exc)
-            else:
-                problem = f"exit code {self.process.poll()}"
-            if not line:
-                raise _ReaderStopped(f"the bulk reader process stopped ({problem}); query: {query[:300]}")
-        answer = json.loads(line)
+                self._stopped(f"{exc}", query)
+            try:
+                answer = json.loads(line) if line else None
+            except json.JSONDecodeError:
+                answer = None
+            if not isinstance(answer, dict) or answer.get("out") != out:
+                self._stopped(f"exit code {self.process.poll()}, answer {line[:200]!r}", query)
         if not answer["ok"]:
             raise DatabaseError(f"query failed: {answer['error']}; query: {query[:300]}")
+
+    def _stopped(self, problem: str, query: str) -> NoReturn:
+        """The process is gone or out of step: ended (and reaped); the next read starts another."""
+        self.process.kill()
+        self.process.wait()
+        raise _ReaderStopped(f"the bulk reader process stopped ({problem}); query: {query[:300]}")
 
 
 class _ReaderStopped(DatabaseError):
@@ -118,6 +125,23 @@ class _ReaderStopped(DatabaseError):
 
 _READERS: list[_Reader] = []
 """The reader process once started (a list: no module-level rebinding)."""
+
+
+SHARED_MEMORY_NEEDED = 2 * 1024**3
+"""Free shared memory below which the rows go through the system's temporary folder instead
+(a container's /dev/shm is often 64 MB; a night's largest read is some 300 MB)."""
+
+
+def _scratch_folder() -> Path | None:
+    """Shared memory when there is room in it, else None (the system's temporary folder)."""
+    try:
+        if os.access(SHARED_MEMORY, os.W_OK):
+            stats = os.statvfs(SHARED_MEMORY)
+            if stats.f_bavail * stats.f_frsize >= SHARED_MEMORY_NEEDED:
+                return SHARED_MEMORY
+    except OSError:
+        pass  # no shared memory folder: the temporary folder serves
+    return None
 
 
 def start_reader() -> None:
@@ -134,8 +158,7 @@ def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> p
     if path is None:
         return None
     query = _inline(session, sql, params or {})
-    folder = SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="vigie-read-", dir=folder) as scratch:
+    with tempfile.TemporaryDirectory(prefix="vigie-read-", dir=_scratch_folder()) as scratch:
         out = os.path.join(scratch, "rows.arrow")
         start_reader()
         try:

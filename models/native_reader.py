@@ -3,8 +3,9 @@ of the process that holds the database's other connections (see that module for 
 script, so that it imports nothing of this package: connectorx and pyarrow only.
 
 One JSON request per line on standard input (``path``, ``query``, ``out``), one JSON answer per
-line on standard output (``{"ok": true}`` once the rows are written to ``out`` as an Arrow IPC
-file, else ``{"ok": false, "error": ...}``). It ends when its standard input closes.
+line on standard output (``{"ok": true, "out": ...}`` once the rows are written to ``out`` as an
+Arrow IPC file, else ``{"ok": false, "out": ..., "error": ...}``). It ends when its standard
+input closes.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ def main() -> None:
         request = json.loads(line)
         try:
             _read(request["path"], request["query"], request["out"])
-            answer: dict[str, object] = {"ok": True}
+            answer: dict[str, object] = {"ok": True, "out": request["out"]}
         except Exception as exc:  # any failure is the parent's to raise, with its message
-            answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            answer = {"ok": False, "out": request.get("out"), "error": f"{type(exc).__name__}: {exc}"}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
