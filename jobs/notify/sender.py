@@ -133,13 +133,14 @@ def _claim(session: Session, ids: list[int]) -> list[Any]:
     return sorted(claimed, key=lambda r: r.notification_id)
 
 
-def _bodies(session: Session, keys: list[str]) -> dict[str, tuple[str, str]]:
-    """The claimed rows' plain-text and HTML bodies, by outbox key: one read per batch (they
-    live apart from the rows the claim updates, see :class:`NotificationBody`)."""
+def _bodies(session: Session, ids: list[int]) -> dict[str, tuple[str, str]]:
+    """The plain-text and HTML bodies of these notifications, by outbox key: one read per
+    batch (they live apart from the rows the claim updates, see :class:`NotificationBody`),
+    before the claim, so a failed read leaves no row claimed."""
     found = session.execute(
-        select(NotificationBody.outbox_key, NotificationBody.body_text, NotificationBody.body_html).where(
-            NotificationBody.outbox_key.in_(keys)
-        )
+        select(NotificationBody.outbox_key, NotificationBody.body_text, NotificationBody.body_html)
+        .join(Notification, Notification.outbox_key == NotificationBody.outbox_key)
+        .where(Notification.notification_id.in_(ids))
     )
     return {key: (text_, html) for key, text_, html in found.tuples()}
 
@@ -176,8 +177,8 @@ def _one_pass(
             with transport.open() as channel:
                 for start in range(0, len(ids), batch):
                     sent: list[int] = []
+                    bodies = _bodies(session, ids[start : start + batch])
                     rows = _claim(session, ids[start : start + batch])
-                    bodies = _bodies(session, [row.outbox_key for row in rows])
                     try:
                         for i, row in enumerate(rows):
                             try:

@@ -189,11 +189,13 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
     assert unit == ("arbitrate", "eligibility", "outbox")
     runs = []
     # everything read back; handed over to a unit without the outbox (nothing marked, the
-    # eligible rows read back); handed over within the unit (marked, eligible rows taken over)
+    # eligible rows read back); handed over within the unit (marked), the eligible rows taken
+    # over, then read back (that read must include the decisions written marked)
     for hand_over_from, group, read_back in (
         (None, unit, True),
         (0, ("arbitrate", "eligibility"), False),
         (0, unit, False),
+        (0, unit, True),
     ):
         if hand_over_from is not None:
             monkeypatch.setattr(service, "HAND_OVER_FROM", hand_over_from)
@@ -206,11 +208,11 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
             session.execute(
                 text("SELECT setval(pg_get_serial_sequence('decision', 'decision_id'), 1, false)")
             )
-    without, handed_unmarked, handed_marked = runs
-    assert [r[2] for r in runs] == [False, True, True]
+    without, *handed = runs
+    assert [r[2] for r in runs] == [False, True, True, True]
     # written marked (the outbox in the same unit) or marked by the outbox: the same rows
-    assert handed_unmarked[:2] == without[:2] and handed_marked[:2] == without[:2]
-    assert handed_unmarked[3] == without[3] and handed_marked[3] == without[3]
+    for other in handed:
+        assert other[:2] == without[:2] and other[3] == without[3]
     assert without[0] and without[1]  # eligibility rows and e-mails were written
     assert {notified for _, notified in without[3]} == {True, False}  # referred ones wait
 
@@ -218,9 +220,9 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
 def test_handed_decisions_written_marked_are_unmarked_when_their_e_mail_of_the_date_went_before(
     session: Session, settings: Settings
 ) -> None:
-    """A policyholder whose e-mail of the date was queued before (``vigie notify`` earlier that
-    day): the outbox leaves its decisions for the next night, so the mark the hand-over wrote
-    is cleared; the others stay marked, as when the outbox marks them itself."""
+    """A policyholder whose e-mail of the date is already queued (its outbox key used): the
+    outbox leaves its decisions for the next night, so the mark the hand-over wrote is cleared;
+    the others stay marked, as when the outbox marks them itself."""
     marked: dict[bool, list[list[Any]]] = {}
     for mark in (False, True):
         savepoint = session.begin_nested()
