@@ -4,6 +4,7 @@ connection sees what the session sees."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -169,45 +170,46 @@ def test_a_bulk_read_leaves_the_write_ahead_log_of_the_open_connections_in_place
     engine.dispose()
 
 
-def test_a_reader_process_that_stopped_is_named_then_replaced(tmp_path: Path) -> None:
+COUNT = "SELECT COUNT(*) AS n FROM buyer"
+
+
+@pytest.fixture
+def committed(tmp_path: Path) -> Iterator[Session]:
+    """A session on a SQLite file holding four committed buyers, read once in bulk (so the
+    reader process runs)."""
     engine = make_engine(f"sqlite:///{(tmp_path / 'bulk.db').as_posix()}")
     Base.metadata.create_all(engine)
-    count = "SELECT COUNT(*) AS n FROM buyer"
     with Session(engine) as session:
         bulk_insert(session, "buyer", _buyers(), [*BUYER_COLUMNS, "naf_code"])
         session.commit()
-        assert read_bulk(session, count)["n"].tolist() == [4]
-        reader = bulk_read._READERS[0].process
-        reader.kill()
-        reader.wait()
-        with pytest.raises(DatabaseError, match="bulk reader process stopped"):
-            read_bulk(session, count)
-        assert read_bulk(session, count)["n"].tolist() == [4]  # read by a new reader process
-        assert bulk_read._READERS[0].process.pid != reader.pid
+        assert read_bulk(session, COUNT)["n"].tolist() == [4]
+        yield session
     engine.dispose()
 
 
+def test_a_reader_process_that_stopped_is_named_then_replaced(committed: Session) -> None:
+    reader = bulk_read._READERS[0].process
+    reader.kill()
+    reader.wait()
+    with pytest.raises(DatabaseError, match="bulk reader process stopped"):
+        read_bulk(committed, COUNT)
+    assert read_bulk(committed, COUNT)["n"].tolist() == [4]  # read by a new reader process
+    assert bulk_read._READERS[0].process.pid != reader.pid
+
+
 def test_a_reply_out_of_step_stops_the_reader_rather_than_being_taken_for_the_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    committed: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each answer names the file it wrote: a stray or stale line is never read as the rows of
     another request; the reader is ended and the next read starts another. With too little
     shared memory the rows go through the system's temporary folder."""
-    engine = make_engine(f"sqlite:///{(tmp_path / 'bulk.db').as_posix()}")
-    Base.metadata.create_all(engine)
-    count = "SELECT COUNT(*) AS n FROM buyer"
-    with Session(engine) as session:
-        bulk_insert(session, "buyer", _buyers(), [*BUYER_COLUMNS, "naf_code"])
-        session.commit()
-        assert read_bulk(session, count)["n"].tolist() == [4]
-        reader = bulk_read._READERS[0]
-        real_readline = reader.process.stdout.readline  # type: ignore[union-attr]
-        stale = iter(['{"ok": true, "out": "/elsewhere/rows.arrow"}\n'])
-        monkeypatch.setattr(reader.process.stdout, "readline", lambda: next(stale, "") or real_readline())
-        with pytest.raises(DatabaseError, match="bulk reader process stopped"):
-            read_bulk(session, count)
-        assert reader.process.returncode is not None  # ended and reaped
-        monkeypatch.setattr(bulk_read, "SHARED_MEMORY_NEEDED", 2**62)
-        assert bulk_read._scratch_folder() is None
-        assert read_bulk(session, count)["n"].tolist() == [4]  # a new reader, the temporary folder
-    engine.dispose()
+    reader = bulk_read._READERS[0]
+    real_readline = reader.process.stdout.readline  # type: ignore[union-attr]
+    stale = iter(['{"ok": true, "out": "/elsewhere/rows.arrow"}\n'])
+    monkeypatch.setattr(reader.process.stdout, "readline", lambda: next(stale, "") or real_readline())
+    with pytest.raises(DatabaseError, match="bulk reader process stopped"):
+        read_bulk(committed, COUNT)
+    assert reader.process.returncode is not None  # ended and reaped
+    monkeypatch.setattr(bulk_read, "SHARED_MEMORY_NEEDED", 2**62)
+    assert bulk_read._scratch_folder() is None
+    assert read_bulk(committed, COUNT)["n"].tolist() == [4]  # a new reader, the temporary folder
