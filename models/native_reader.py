@@ -24,14 +24,16 @@ def _read(path: str, query: str, out: str) -> None:
     with pa.OSFile(out, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     del table
-    _give_back_memory(pa)
+    _give_back_memory()
 
 
-def _give_back_memory(pa: object) -> None:
+def _give_back_memory() -> None:
     """Hand the rows' memory back to the system between reads: Arrow's allocator and the C
     library's keep freed pages for reuse, and this process idles beside the night (it kept
     about 200 MB after a million-row read)."""
-    pa.default_memory_pool().release_unused()  # type: ignore[attr-defined]
+    import pyarrow as pa  # already loaded by the read
+
+    pa.default_memory_pool().release_unused()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except OSError:  # not glibc: nothing to trim this way
