@@ -26,6 +26,7 @@ from arbitration.rules import load_rule_set
 from config.settings import Settings
 from models.base import utcnow
 from models.bulk_read import read_bulk
+from models.bulk_write import staged_update
 from models.codes import DecisionStatus
 from models.db import bulk_insert, executemany, frame_rows, is_sqlite, placeholder, read_frame
 
@@ -164,12 +165,23 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
             "limit_id": applied["limit_id"].to_numpy(),
         }
     )
+    cleared = "requested_cents = NULL, request_type = NULL, request_date = NULL"
+    if is_sqlite(session):
+        staged = staged_update(
+            session,
+            "credit_limit",
+            frame,
+            "limit_id",
+            "granted_cents = s.granted_cents, status = s.status, effective_date = s.effective_date, "
+            f"updated_at = s.updated_at, {cleared}, version = credit_limit.version + 1",
+        )
+        if staged is not None:
+            return staged
     mark = placeholder(session)
     executemany(
         session,
         f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
-        f"updated_at = {mark}, requested_cents = NULL, request_type = NULL, request_date = NULL, "
-        f"version = version + 1 WHERE limit_id = {mark}",
+        f"updated_at = {mark}, {cleared}, version = version + 1 WHERE limit_id = {mark}",
         frame_rows(frame, list(frame.columns), iso_dates=is_sqlite(session)),
         "credit_limit",
     )

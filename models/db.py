@@ -61,7 +61,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             ) from None
     engine = create_engine(url, echo=echo, future=True)
     if engine.dialect.name == "sqlite":
+        from models.bulk_write import detach_stages
+
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", detach_stages)
     return engine
 
 
@@ -238,6 +241,12 @@ def bulk_insert(session: Session, table: str, frame: pd.DataFrame, columns: Sequ
     of rows written."""
     if frame.empty:
         return 0
+    if is_sqlite(session):
+        from models.bulk_write import staged_write
+
+        staged = staged_write(session, table, frame, columns)
+        if staged is not None:
+            return staged
     rows = frame_rows(frame, columns, table, iso_dates=is_sqlite(session))
     if session.connection().dialect.name == "postgresql":
         _copy(session, table, columns, rows)
@@ -261,6 +270,12 @@ def bulk_upsert(
     if frame.empty:
         return 0
     frame = frame.drop_duplicates(subset=list(key), keep="last")
+    if is_sqlite(session):
+        from models.bulk_write import staged_write
+
+        staged = staged_write(session, table, frame, columns, _on_conflict(columns, key))
+        if staged is not None:
+            return staged
     return upsert_rows(
         session, table, columns, frame_rows(frame, columns, table, iso_dates=is_sqlite(session)), key
     )
@@ -277,9 +292,7 @@ def upsert_rows(
     CONFLICT (key) DO UPDATE``; PostgreSQL first copies the rows into a temporary stage."""
     if not rows:
         return 0
-    updates = [c for c in columns if c not in key]
-    action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
-    conflict = f"ON CONFLICT ({', '.join(key)}) {action}"
+    conflict = _on_conflict(columns, key)
     names = ", ".join(columns)
     if session.connection().dialect.name == "postgresql":
         stage = f"_stage_{table}"
@@ -292,6 +305,13 @@ def upsert_rows(
         return len(rows)
     marks = ", ".join([placeholder(session)] * len(columns))
     return executemany(session, f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows, table)
+
+
+def _on_conflict(columns: Sequence[str], key: Sequence[str]) -> str:
+    """The upsert clause: update every non-key column from the incoming row."""
+    updates = [c for c in columns if c not in key]
+    action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else "DO NOTHING"
+    return f"ON CONFLICT ({', '.join(key)}) {action}"
 
 
 def bound_list(prefix: str, values: Iterable[object]) -> tuple[str, dict[str, str]]:

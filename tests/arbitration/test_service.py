@@ -17,7 +17,9 @@ from arbitration.service import arbitrate
 from arbitration.whatif import simulate
 from config.settings import CONFIG_DIR, Settings
 from jobs.eligibility import eligibility_inputs
-from models.db import read_frame
+from models import bulk_write
+from models.base import Base
+from models.db import make_engine, read_frame
 from tests.arbitration.portfolio import AS_OF, EUR, seed_portfolio
 
 TABLES = ("decision", "review_task", "credit_limit")
@@ -167,3 +169,33 @@ def test_the_explanation_agrees_with_the_stored_decision(session: Session, setti
     assert "FIRED" in explained[5].text()
     with pytest.raises(LimitNotFoundError):
         explain_limit(session, limit_id=999, as_of=AS_OF, settings=settings)
+
+
+def _stored(session: Session, table: str) -> list[tuple[object, ...]]:
+    """Every value as SQLite holds it (type and literal); a time stamp by its type and shape
+    only (each run takes its own)."""
+    names = [row[1] for row in session.execute(text(f"PRAGMA table_info({table})"))]
+    listed = ", ".join(
+        f"typeof({n}), length({n})" if n.endswith("_at") else f"typeof({n}), quote({n})" for n in names
+    )
+    return [tuple(r) for r in session.execute(text(f"SELECT {listed} FROM {table} ORDER BY 1"))]
+
+
+def test_staged_writes_store_what_row_by_row_writes_store(
+    sqlite_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big night's decisions, limit updates and review tasks go through a staged scratch file
+    on SQLite (models.bulk_write); a small one's row by row. Both store the same values."""
+    stored = {}
+    for staged in (False, True):
+        monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1 if staged else 10**9)
+        engine = make_engine(f"sqlite:///{(tmp_path / f'{staged}.db').as_posix()}")
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            seed_portfolio(session)
+            arbitrate(session, as_of=AS_OF, run_id=7, settings=sqlite_settings)
+            session.commit()
+            stored[staged] = {table: _stored(session, table) for table in TABLES}
+        engine.dispose()
+    assert stored[True] == stored[False]
+    assert len(stored[True]["decision"]) == 12 and len(stored[True]["review_task"]) == 6

@@ -21,6 +21,7 @@ from jobs import steps
 from jobs.eligibility import compute, eligibility_inputs, load_scheme_params
 from jobs.nightly import STEP_PLAN, NightContext
 from jobs.notify.outbox import enqueue, outbox_key, pending
+from models import bulk_write
 from models.db import read_frame
 from models.decision import Decision
 from models.notification import Notification
@@ -188,17 +189,21 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
     unit = tuple(name for group in STEP_PLAN for name, _ in group if "outbox" in dict(group))
     assert unit == ("arbitrate", "eligibility", "outbox")
     runs = []
+    per_row = bulk_write.STAGED_MIN_ROWS  # more rows than these few: each written row by row
     # everything read back; handed over to a unit without the outbox (nothing marked, the
     # eligible rows read back); handed over within the unit (marked), the eligible rows taken
-    # over, then read back (that read must include the decisions written marked)
-    for hand_over_from, group, read_back in (
-        (None, unit, True),
-        (0, ("arbitrate", "eligibility"), False),
-        (0, unit, False),
-        (0, unit, True),
+    # over, then read back (that read must include the decisions written marked); the last
+    # again with every bulk write of SQLite staged (models.bulk_write), as a big night's are
+    for hand_over_from, group, read_back, staged in (
+        (None, unit, True, False),
+        (0, ("arbitrate", "eligibility"), False, False),
+        (0, unit, False, False),
+        (0, unit, True, False),
+        (0, unit, False, True),
     ):
         if hand_over_from is not None:
             monkeypatch.setattr(service, "HAND_OVER_FROM", hand_over_from)
+        monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1 if staged else per_row)
         savepoint = session.begin_nested()
         runs.append(
             _steps_in_one_unit(session, session_factory, settings, group, eligible_read_back=read_back)
@@ -209,7 +214,7 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
                 text("SELECT setval(pg_get_serial_sequence('decision', 'decision_id'), 1, false)")
             )
     without, *handed = runs
-    assert [r[2] for r in runs] == [False, True, True, True]
+    assert [r[2] for r in runs] == [False, True, True, True, True]
     # written marked (the outbox in the same unit) or marked by the outbox: the same rows
     for other in handed:
         assert other[:2] == without[:2] and other[3] == without[3]
