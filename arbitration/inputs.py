@@ -173,6 +173,16 @@ def _from_scoring(
     return buyers, financials, scores, payments
 
 
+LIMITS_SQL = (
+    # the policy terms are read once per policy, not repeated on each of millions of limits
+    "SELECT l.limit_id, l.policy_id, l.buyer_id, l.granted_cents, l.requested_cents, l.request_type, "
+    "l.outstanding_cents, l.status AS limit_status, l.effective_date AS limit_effective_date "
+    "FROM credit_limit l "
+    "WHERE (l.status IN ('active', 'requested') OR l.request_type IS NOT NULL)"
+)
+"""The limits arbitration weighs (a filter on some limits may follow)."""
+
+
 def read_tables(
     session: Session,
     *,
@@ -187,14 +197,8 @@ def read_tables(
     params: dict[str, object] = {"as_of": as_of}
     if limit_ids is not None:
         only = " AND l.limit_id IN (" + ", ".join(str(int(i)) for i in limit_ids) + ")"
-    limits = read_bulk(  # millions of rows: read in native code (see models.bulk_read)
-        session,
-        # the policy terms are read once per policy, not repeated on each of millions of limits
-        "SELECT l.limit_id, l.policy_id, l.buyer_id, l.granted_cents, l.requested_cents, l.request_type, "
-        "l.outstanding_cents, l.status AS limit_status, l.effective_date AS limit_effective_date "
-        "FROM credit_limit l "
-        "WHERE (l.status IN ('active', 'requested') OR l.request_type IS NOT NULL)" + only,
-    )
+    # millions of rows: read in native code (see models.bulk_read), or read ahead by the night
+    limits = read_bulk(session, LIMITS_SQL + only)
     policy_filter = buyer_filter = "1 = 1"
     if limit_ids is not None:
         policy_filter = _in_list("policy_id", limits["policy_id"].unique())

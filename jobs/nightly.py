@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from jobs.ledger import finish_run, open_run, record_step
 from jobs.run_lock import run_lock
-from models.bulk_read import start_reader
+from models.bulk_read import reads_ahead, start_reader
 from models.db import session_factory
 
 log = logging.getLogger("vigie.nightly")
@@ -132,7 +132,11 @@ def run_night(
     sessions = session_factory(engine)
     if engine.dialect.name == "sqlite":
         start_reader()  # the bulk reads' process: started beside the first steps
-    with batch_collector(), run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"):
+    with (
+        batch_collector(),
+        reads_ahead(),
+        run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"),
+    ):
         with sessions.begin() as session:
             state = open_run(session, business_date=as_of)
         result = NightResult(as_of, state.run_id, state.status, resumed=state.resumed)

@@ -24,10 +24,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -144,31 +149,105 @@ def _scratch_folder() -> Path | None:
     return None
 
 
+_STARTING = threading.Lock()
+
+
 def start_reader() -> None:
     """Start the reader process now, so that its start (about a second of imports, on the other
     core) is over by the first bulk read."""
-    if not _READERS:
-        _READERS.append(_Reader())
+    with _STARTING:  # a read sent ahead starts it from its own thread
+        if not _READERS:
+            _READERS.append(_Reader())
 
 
 def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> pa.Table | None:
-    """The rows read by connectorx in the reader process, or None where it would not see what
-    the session sees."""
+    """The rows read by connectorx in the reader process (or read ahead by :func:`prefetch`),
+    or None where it would not see what the session sees."""
     path = _committed_sqlite_file(session)
     if path is None:
         return None
     query = _inline(session, sql, params or {})
+    ahead = _PREFETCHED.pop((path, query), None)
+    if ahead is not None:
+        return _collect(ahead)
     with tempfile.TemporaryDirectory(prefix="vigie-read-", dir=_scratch_folder()) as scratch:
         out = os.path.join(scratch, "rows.arrow")
-        start_reader()
-        try:
-            _READERS[0].read(path, query, out)
-        except _ReaderStopped:
-            _READERS.clear()
-            raise
-        # mapped, not copied; the pages stay readable after the file is removed
-        table: pa.Table = pa.ipc.open_file(pa.memory_map(out)).read_all()
+        _read_in_reader(path, query, out)
+        return _mapped(out)
+
+
+def _read_in_reader(path: Path, query: str, out: str) -> None:
+    start_reader()
+    try:
+        _READERS[0].read(path, query, out)
+    except _ReaderStopped:
+        _READERS.clear()
+        raise
+
+
+def _mapped(out: str) -> pa.Table:
+    """The rows of an Arrow IPC file, mapped, not copied; the pages stay readable after the
+    file is removed."""
+    table: pa.Table = pa.ipc.open_file(pa.memory_map(out)).read_all()
     return table
+
+
+@dataclass
+class _Ahead:
+    """A read sent ahead: the reader's answer to come, into a folder of its own."""
+
+    answer: Future[None]
+    scratch: str
+
+
+_PREFETCHED: dict[tuple[Path, str], _Ahead] = {}
+_AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigie-read-ahead")
+
+
+def prefetch(session: Session, sql: str, params: dict[str, Any] | None = None) -> None:
+    """Have the reader process read ``sql`` now, while this process works on, for a later
+    :func:`read_bulk` of the same query on the same file to take (a no-op where a bulk read
+    would not be native). Only for rows nothing commits to between now and that read (the
+    night reads ahead, during the scoring, the limits and buyers arbitration reads next); what
+    a later commit changed would not be in them. Reads sent ahead are served one by one, before
+    any later bulk read."""
+    path = _committed_sqlite_file(session)
+    if path is None:
+        return
+    query = _inline(session, sql, params or {})
+    scratch = tempfile.mkdtemp(prefix="vigie-read-", dir=_scratch_folder())
+    answer = _AHEAD.submit(_read_in_reader, path, query, os.path.join(scratch, "rows.arrow"))
+    stale = _PREFETCHED.pop((path, query), None)
+    _PREFETCHED[(path, query)] = _Ahead(answer, scratch)
+    if stale is not None:
+        _discard(stale)
+
+
+def _collect(ahead: _Ahead) -> pa.Table:
+    try:
+        ahead.answer.result()
+        return _mapped(os.path.join(ahead.scratch, "rows.arrow"))
+    finally:
+        shutil.rmtree(ahead.scratch, ignore_errors=True)
+
+
+def _discard(ahead: _Ahead) -> None:
+    """Wait for a read sent ahead that no one took, and remove its rows (its failure, if any,
+    belongs to no caller: the read it was for did not happen)."""
+    wait([ahead.answer])
+    shutil.rmtree(ahead.scratch, ignore_errors=True)
+
+
+@contextmanager
+def reads_ahead() -> Iterator[None]:
+    """The reads :func:`prefetch` sends ahead within the block and no one takes (a night
+    stopped, or failed, before the step that needed them) are dropped when it ends: their
+    files removed once the reader is done with them."""
+    try:
+        yield
+    finally:
+        while _PREFETCHED:
+            _discard(_PREFETCHED.popitem()[1])
 
 
 def _as_read_frame(table: pa.Table) -> pd.DataFrame:

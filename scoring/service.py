@@ -7,6 +7,7 @@ Every check runs before anything is written, so a bad night stops with one clear
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -134,9 +135,15 @@ def night_features(session: Session, *, as_of: date) -> pd.DataFrame:
 
 
 def _night_inputs_and_features(
-    session: Session, *, as_of: date, payments: pd.DataFrame | None = None
+    session: Session,
+    *,
+    as_of: date,
+    payments: pd.DataFrame | None = None,
+    after_reading: Callable[[], None] | None = None,
 ) -> tuple[Inputs, pd.DataFrame]:
     inputs = read_inputs(session, as_of=as_of, payment_dates=[as_of], payments=payments)
+    if after_reading is not None:
+        after_reading()
     features = build_features(
         inputs.buyers,
         inputs.financials,
@@ -163,14 +170,18 @@ def score_buyers(
     run_id: int | None,
     keep: list[ScoringFrames] | None = None,
     payments: pd.DataFrame | None = None,
+    after_reading: Callable[[], None] | None = None,
 ) -> ScoringSummary:
     """Score every buyer at ``as_of`` with the champion (and the challenger in shadow).
 
     Idempotent: the scores of that date and role are replaced. The caller commits. With
     ``keep``, what was read and scored is appended to it (see :class:`ScoringFrames`).
     ``payments``: the payment aggregates of ``as_of`` as just written by the same process
-    (the nightly's ingest step), used instead of reading them back."""
-    inputs, features = _night_inputs_and_features(session, as_of=as_of, payments=payments)
+    (the nightly's ingest step), used instead of reading them back. ``after_reading`` is called
+    once the inputs are read, before any write (the nightly sends its next reads ahead then)."""
+    inputs, features = _night_inputs_and_features(
+        session, as_of=as_of, payments=payments, after_reading=after_reading
+    )
     champion = registry.load(settings, "champion")
     check_features(champion, features)
     scale = load_master_scale(settings.paths.master_scale_file)

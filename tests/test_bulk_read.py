@@ -213,3 +213,56 @@ def test_a_reply_out_of_step_stops_the_reader_rather_than_being_taken_for_the_ro
     monkeypatch.setattr(bulk_read, "SHARED_MEMORY_NEEDED", 2**62)
     assert bulk_read._scratch_folder() is None
     assert read_bulk(committed, COUNT)["n"].tolist() == [4]  # a new reader, the temporary folder
+
+
+def _scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(bulk_read, "_scratch_folder", lambda: folder)
+    return folder
+
+
+def test_a_read_sent_ahead_is_taken_by_the_same_read_later(
+    committed: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The reader reads while this process works on; the later read of the same query takes
+    those rows (as they were when sent ahead: the caller's word is that nothing commits to
+    them in between), and only once."""
+    scratch = _scratch(monkeypatch, tmp_path)
+    with bulk_read.reads_ahead():
+        bulk_read.prefetch(committed, COUNT)
+        for ahead in bulk_read._PREFETCHED.values():
+            ahead.answer.result()  # read by now (else the delete below could come first)
+        committed.execute(text("DELETE FROM buyer WHERE buyer_id = 'B4'"))
+        committed.commit()
+        assert read_bulk(committed, COUNT)["n"].tolist() == [4]  # read ahead, before the delete
+        assert read_bulk(committed, COUNT)["n"].tolist() == [3]  # read now
+        assert list(scratch.iterdir()) == []
+
+
+def test_a_read_sent_ahead_that_no_one_takes_is_dropped_with_its_file(
+    committed: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    scratch = _scratch(monkeypatch, tmp_path)
+    with bulk_read.reads_ahead():
+        bulk_read.prefetch(committed, COUNT)
+        bulk_read.prefetch(committed, "SELECT buyer_id FROM buyer")
+        assert len(list(scratch.iterdir())) == 2
+    assert list(scratch.iterdir()) == [] and bulk_read._PREFETCHED == {}
+    assert read_bulk(committed, COUNT)["n"].tolist() == [4]  # read afresh
+
+
+def test_a_read_sent_ahead_that_failed_fails_the_read_that_takes_it(committed: Session) -> None:
+    with bulk_read.reads_ahead():
+        bulk_read.prefetch(committed, "SELECT no_such_column FROM buyer")
+        with pytest.raises(DatabaseError, match=r"query failed: .*no_such_column"):
+            read_bulk(committed, "SELECT no_such_column FROM buyer")
+
+
+def test_nothing_is_sent_ahead_while_the_session_holds_uncommitted_rows(committed: Session) -> None:
+    """A second connection would not see them: the read is then done through the session."""
+    committed.execute(text("DELETE FROM buyer WHERE buyer_id = 'B4'"))
+    with bulk_read.reads_ahead():
+        bulk_read.prefetch(committed, COUNT)
+        assert bulk_read._PREFETCHED == {}
+        assert read_bulk(committed, COUNT)["n"].tolist() == [3]
