@@ -18,6 +18,7 @@ from feeds.payments.load import refresh_aggregates
 from jobs import eligibility as eligibility_rules
 from jobs.notify import enqueue, send_pending
 from jobs.report.build import build_report
+from jobs.report.build import bulk_reads as report_bulk_reads
 from models.bulk_read import prefetch
 from scoring.monitoring import monitor as monitor_model
 from scoring.service import ScoringFrames, score_buyers
@@ -140,6 +141,9 @@ def outbox(ctx: NightContext) -> dict[str, Any]:
 
 
 def send(ctx: NightContext) -> dict[str, Any]:
+    # while the e-mails go out, the reader process reads what the report reads next
+    for sql, params in report_bulk_reads(ctx.session, ctx.as_of):
+        prefetch(ctx.session, sql, params)
     return as_counts(send_pending(ctx.sessions, settings=ctx.settings))
 
 

@@ -14,8 +14,14 @@ from typer.testing import CliRunner
 
 from config.settings import Settings, load_settings
 from jobs.notify import enqueue, send_pending
-from jobs.report.build import _buyer_countries, _cover_by_country_and_rating, _decisions, build_report
-from models import MonitoringMetric, Run, RunStep
+from jobs.report.build import (
+    _buyer_countries,
+    _cover_by_country_and_rating,
+    _decisions,
+    build_report,
+    bulk_reads,
+)
+from models import MonitoringMetric, Run, RunStep, bulk_read
 from models.base import Base
 from models.db import alembic_config, make_engine, session_factory
 from tests.jobs.test_notify_seed import AS_OF, seed_portfolio
@@ -159,3 +165,22 @@ def test_the_cover_is_the_same_read_in_bulk_or_through_the_session_and_empty_wit
     empty = _cover_by_country_and_rating(session, AS_OF, _buyer_countries(session))
     assert empty.empty and list(empty.columns) == ["country", "rating", "buyers", "amount_cents"]
     session.rollback()
+
+
+def test_the_reads_the_night_sends_ahead_are_those_the_report_makes(
+    session: Session, settings: Settings
+) -> None:
+    """The send step sends the report's big reads ahead: the report takes every one of them
+    (none left to drop) and says the same as when it reads them itself."""
+    seed_portfolio(session)
+    seed_run(session)
+    session.commit()
+    itself = build_report(session, as_of=AS_OF, settings=settings, run_id=None).data
+    with bulk_read.reads_ahead():
+        for sql, params in bulk_reads(session, AS_OF):
+            bulk_read.prefetch(session, sql, params)
+        sent = len(bulk_read._PREFETCHED)
+        ahead = build_report(session, as_of=AS_OF, settings=settings, run_id=None).data
+        assert bulk_read._PREFETCHED == {}  # each taken by the read it was sent for
+    assert sent == (4 if session.get_bind().dialect.name == "sqlite" else 0)  # a server is read directly
+    assert ahead == itself and ahead["decisions"] == {"2": 1, "5": 1, "8": 2, "9": 1}
