@@ -58,8 +58,14 @@ def staged_write(
         return None
     raw, source = staged
     names = ", ".join(columns)
-    where = " WHERE true" if conflict else ""  # SQLite's parser needs it before ON CONFLICT
-    _run(raw, f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}{where} {conflict}", table)
+    # in the frame's order (the scratch table's row order), which gives new rows their ids in
+    # that order; "WHERE true": SQLite's parser needs a clause before ON CONFLICT
+    where = " WHERE true" if conflict else ""
+    _run(
+        raw,
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}{where} ORDER BY rowid {conflict}",
+        table,
+    )
     return len(frame)
 
 

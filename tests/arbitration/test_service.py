@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from arbitration.explain import LimitNotFoundError, explain_limit
-from arbitration.service import arbitrate
+from arbitration.service import _ids_given, arbitrate
 from arbitration.whatif import simulate
 from config.settings import CONFIG_DIR, Settings
 from jobs.eligibility import eligibility_inputs
@@ -199,3 +199,22 @@ def test_staged_writes_store_what_row_by_row_writes_store(
         engine.dispose()
     assert stored[True] == stored[False]
     assert len(stored[True]["decision"]) == 12 and len(stored[True]["review_task"]) == 6
+
+
+def test_sqlite_gives_the_ids_the_insert_gave_without_reading_them_back(
+    session: Session, settings: Settings
+) -> None:
+    """The hand-over takes the decisions' ids as the range the insert gave (SQLite), checked;
+    a range that does not hold the rows as written is not taken (None: read back)."""
+    seed_portfolio(session)
+    arbitrate(session, as_of=AS_OF, run_id=7, settings=settings)
+    written = read_frame(session, "SELECT decision_id, limit_id FROM decision ORDER BY decision_id")
+    rows = written[["limit_id"]]
+    given = _ids_given(session, rows, as_of=AS_OF, run_id=7)
+    if session.get_bind().dialect.name != "sqlite":
+        assert given is None  # a sequence other sessions draw from: read back
+        return
+    assert given is not None and given.tolist() == written["decision_id"].tolist()
+    assert _ids_given(session, rows.iloc[::-1], as_of=AS_OF, run_id=7) is None  # not in that order
+    assert _ids_given(session, rows, as_of=AS_OF, run_id=8) is None  # not this run's
+    assert _ids_given(session, pd.concat([rows, rows]), as_of=AS_OF, run_id=7) is None  # not as many
