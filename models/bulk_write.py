@@ -57,6 +57,12 @@ def staged_write(
     if staged is None:
         return None
     raw, source = staged
+    rebuilt = _plain_indexes_if_empty(raw, table) if not conflict else []
+    if rebuilt and not raw.in_transaction:
+        # the sqlite3 module opens a transaction before DML only: a DROP INDEX first would commit
+        raw.execute("BEGIN")
+    for name, _ in rebuilt:
+        raw.execute(f"DROP INDEX {name}")
     names = ", ".join(columns)
     # in the frame's order (the scratch table's row order), which gives new rows their ids in
     # that order; "WHERE true": SQLite's parser needs a clause before ON CONFLICT
@@ -66,7 +72,23 @@ def staged_write(
         f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}{where} ORDER BY rowid {conflict}",
         table,
     )
+    for _, sql in rebuilt:
+        _run(raw, sql, table)
     return len(frame)
+
+
+def _plain_indexes_if_empty(raw: Any, table: str) -> list[tuple[str, str]]:
+    """The plain (not unique, not a constraint's) indexes of ``table`` with their SQL, if the
+    table holds no row: filled first and indexed after, as a bulk load should be (a first
+    night's 516k decisions: insert 5.2-6.3 s with the five indexes, 0.8-1.0 s without them plus
+    2.9-3.2 s to build them). Dropped and built again in the same transaction: a rollback
+    restores them, other connections keep reading with them meanwhile. A table with rows keeps
+    its indexes (the insert is then the smaller part of the index)."""
+    if raw.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+        return []
+    plain = {row[1] for row in raw.execute(f"PRAGMA index_list({table})") if row[2] == 0 and row[3] == "c"}
+    found = raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))
+    return [(name, sql) for name, sql in found if name in plain and sql]
 
 
 def staged_update(

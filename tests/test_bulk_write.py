@@ -253,3 +253,73 @@ def test_the_write_ahead_log_stays_with_the_database_through_staged_writes(
         later = sqlite3.connect(tmp_path / "staged.db")
         assert later.execute("SELECT count(*) FROM staged").fetchone() == (60,)
         later.close()
+
+
+def _indexes(engine: Engine, table: str) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t ORDER BY name"),
+            {"t": table},
+        )
+        return [tuple(r) for r in found]
+
+
+def _traced(session: Session) -> list[str]:
+    statements: list[str] = []
+    session.connection().connection.dbapi_connection.set_trace_callback(statements.append)  # type: ignore[union-attr]
+    return statements
+
+
+def test_an_empty_table_is_filled_first_then_indexed_and_keeps_its_indexes(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk load into an empty table drops its plain indexes, fills it, builds them again,
+    all in the transaction; a unique index stays (it enforces the rows); a table with rows
+    keeps its indexes through the insert."""
+    monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE INDEX ix_staged_s ON staged (s)"))
+        connection.execute(text("CREATE INDEX ix_staged_d_f ON staged (d, f) WHERE f IS NOT NULL"))
+        connection.execute(text("CREATE UNIQUE INDEX ux_staged_free ON staged (free)"))
+    before = _indexes(engine, "staged")
+    frame = _frame(40).assign(free=[f"t{v}" for v in range(40)])
+    with Session(engine) as session:
+        statements = _traced(session)
+        bulk_insert(session, "staged", frame, list(frame.columns))
+        dropped = sorted(s for s in statements if s.startswith("DROP INDEX"))
+        assert dropped == ["DROP INDEX ix_staged_d_f", "DROP INDEX ix_staged_s"]  # not the unique one
+        session.rollback()  # the indexes come back with the rollback
+        assert _indexes(engine, "staged") == before
+        statements.clear()
+        bulk_insert(session, "staged", frame, list(frame.columns))
+        session.commit()
+        assert _indexes(engine, "staged") == before
+        statements = _traced(session)
+        bulk_insert(
+            session, "staged", frame.assign(k=frame["k"] + 100, free=frame["free"] + "b"), list(frame.columns)
+        )
+        assert not [s for s in statements if s.startswith("DROP INDEX")]  # rows there: kept
+        session.commit()
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        plan = " ".join(
+            str(r[-1])
+            for r in connection.execute(text("EXPLAIN QUERY PLAN SELECT k FROM staged WHERE s = 'id7'"))
+        )
+        assert "ix_staged_s" in plan
+        assert connection.execute(
+            text("SELECT k FROM staged WHERE s = 'id7' ORDER BY k")
+        ).scalars().all() == [7, 107]
+
+
+def test_a_unique_index_of_an_empty_table_still_refuses_a_repeated_key(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE UNIQUE INDEX ux_staged_free ON staged (free)"))
+    frame = _frame(4).assign(free=["same"] * 4)
+    with Session(engine) as session:
+        with pytest.raises(DatabaseError, match=r"UNIQUE constraint failed: staged\.free"):
+            bulk_insert(session, "staged", frame, list(frame.columns))
+        session.rollback()
