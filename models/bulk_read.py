@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,47 @@ def start_reader() -> None:
             _READERS.append(_Reader())
 
 
+def scratch_prefix(kind: str) -> str:
+    """The start of a scratch file's or folder's name: its kind and this process's id, so that
+    :func:`sweep_scratch` can tell what a process that is gone left behind."""
+    return f"vigie-{kind}-{os.getpid()}-"
+
+
+_SCRATCH_NAME = re.compile(r"vigie-(?:read|stage)-(\d+)-")
+
+
+def sweep_scratch() -> list[Path]:
+    """Remove the scratch rows of processes that are gone: a night killed (kill -9) in the
+    middle of a bulk read or a staged write leaves its file, up to a few hundred MB of shared
+    memory that nothing else would ever free. Returns what was removed."""
+    removed = []
+    for folder in {SHARED_MEMORY, Path(tempfile.gettempdir())}:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue  # no such folder here
+        for entry in entries:
+            match = _SCRATCH_NAME.match(entry.name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> pa.Table | None:
     """The rows read by connectorx in the reader process (or read ahead by :func:`prefetch`),
     or None where it would not see what the session sees."""
@@ -170,7 +212,7 @@ def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> p
     ahead = _PREFETCHED.pop((path, query), None)
     if ahead is not None:
         return _collect(ahead)
-    with tempfile.TemporaryDirectory(prefix="vigie-read-", dir=_scratch_folder()) as scratch:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("read"), dir=_scratch_folder()) as scratch:
         out = os.path.join(scratch, "rows.arrow")
         _read_in_reader(path, query, out)
         return _mapped(out)
@@ -208,14 +250,14 @@ def prefetch(session: Session, sql: str, params: dict[str, Any] | None = None) -
     """Have the reader process read ``sql`` now, while this process works on, for a later
     :func:`read_bulk` of the same query on the same file to take (a no-op where a bulk read
     would not be native). Only for rows nothing commits to between now and that read (the
-    night reads ahead, during the scoring, the limits and buyers arbitration reads next); what
-    a later commit changed would not be in them. Reads sent ahead are served one by one, before
+    night reads ahead the limits arbitration weighs while it scores, and the report's reads
+    while it sends the e-mails); what a later commit changed would not be in them. Reads sent ahead are served one by one, before
     any later bulk read."""
     path = _committed_sqlite_file(session)
     if path is None:
         return
     query = _inline(session, sql, params or {})
-    scratch = tempfile.mkdtemp(prefix="vigie-read-", dir=_scratch_folder())
+    scratch = tempfile.mkdtemp(prefix=scratch_prefix("read"), dir=_scratch_folder())
     answer = _AHEAD.submit(_read_in_reader, path, query, os.path.join(scratch, "rows.arrow"))
     stale = _PREFETCHED.pop((path, query), None)
     _PREFETCHED[(path, query)] = _Ahead(answer, scratch)

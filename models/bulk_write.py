@@ -15,7 +15,9 @@ How it stays safe:
   committed or rolled back with everything else of the unit of work.
 - The scratch file is removed right after it is attached (the open handle keeps it readable)
   and detached when the connection goes back to the pool (SQLite refuses to detach a file used
-  by the open transaction), so nothing is left behind, even after kill -9.
+  by the open transaction). A process killed while the driver writes it leaves the file: its
+  name carries the process id, and the next night removes it
+  (:func:`models.bulk_read.sweep_scratch`).
 - Values are stored exactly as the sqlite3 module stores them: dates and date-times as the
   ISO text its adapters write, booleans as 0/1, missing values as NULL, floats bound for an
   integer column rounded (tested column by column against ``executemany``).
@@ -133,14 +135,18 @@ def _stage(
     raw = connection.connection.dbapi_connection
     if arrow is None or raw is None:
         return None
-    from models.bulk_read import _scratch_folder
+    from models.bulk_read import _scratch_folder, scratch_prefix
+    from models.db import DatabaseError
 
-    handle, path = tempfile.mkstemp(prefix="vigie-stage-", suffix=".db", dir=_scratch_folder())
+    handle, path = tempfile.mkstemp(prefix=scratch_prefix("stage"), suffix=".db", dir=_scratch_folder())
     os.close(handle)
     os.unlink(path)  # the driver creates its own database file there
     schema = f"vigie_stage_{next(_NUMBERS)}"
     try:
-        _ingest(path, arrow)
+        try:
+            _ingest(path, arrow)
+        except Exception as exc:  # the driver's own error types
+            raise DatabaseError(f"staging {len(frame)} rows for {table} in {path} failed: {exc}") from exc
         raw.execute(f"ATTACH DATABASE ? AS {schema}", (path,))
         stages.append(schema)
     finally:

@@ -4,6 +4,9 @@ as the per-row path, in the session's transaction, nothing left behind."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -323,3 +326,48 @@ def test_a_unique_index_of_an_empty_table_still_refuses_a_repeated_key(
         with pytest.raises(DatabaseError, match=r"UNIQUE constraint failed: staged\.free"):
             bulk_insert(session, "staged", frame, list(frame.columns))
         session.rollback()
+
+
+def test_a_staging_failure_names_the_table_the_rows_and_the_file(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The driver's own error (here: a folder where the scratch database should be) comes out
+    as a DatabaseError saying what was being staged, and nothing is written."""
+    monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1)
+    real_ingest = bulk_write._ingest
+    monkeypatch.setattr(bulk_write, "_ingest", lambda path, arrow: real_ingest(str(tmp_path), arrow))
+    frame = _frame(5)
+    with Session(engine) as session:
+        with pytest.raises(
+            DatabaseError, match=r"staging 5 rows for staged in .*vigie-stage-\d+-.* failed: "
+        ):
+            bulk_insert(session, "staged", frame, list(frame.columns))
+        session.rollback()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM staged")).scalar() == 0
+
+
+def test_the_scratch_rows_of_a_process_that_is_gone_are_swept_and_no_others(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A night killed while staging or reading leaves its scratch file (its name carries the
+    process id); the next night removes those of dead processes only."""
+    shared, temporary = tmp_path / "shm", tmp_path / "tmp"
+    shared.mkdir()
+    temporary.mkdir()
+    monkeypatch.setattr(bulk_read, "SHARED_MEMORY", shared)
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left_stage = shared / f"vigie-stage-{gone.pid}-abc.db"
+    left_stage.write_bytes(b"rows")
+    left_read = temporary / f"vigie-read-{gone.pid}-def"
+    left_read.mkdir()
+    (left_read / "rows.arrow").write_bytes(b"rows")
+    mine = shared / f"{bulk_read.scratch_prefix('stage')}ghi.db"
+    mine.write_bytes(b"rows")
+    other = shared / "vigie-stage-notes.txt"
+    other.write_text("not a scratch file")
+    assert sorted(bulk_read.sweep_scratch()) == sorted([left_stage, left_read])
+    assert not left_stage.exists() and not left_read.exists()
+    assert mine.exists() and other.exists()
