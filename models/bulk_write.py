@@ -33,10 +33,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Integer
 from sqlalchemy.orm import Session
-
-from models.base import Base
 
 STAGED_MIN_ROWS = 10_000
 """Fewer rows go through ``executemany``: below this the scratch file costs more than it saves."""
@@ -179,15 +176,10 @@ def sqlite_columns(frame: pd.DataFrame, columns: Sequence[str], table: str | Non
     """``frame[columns]`` as Arrow columns holding what the sqlite3 module would store: integers,
     floats (NaN as null), text, dates and date-times as its ISO text, booleans as 0/1. None if a
     column holds values of mixed types (the per-row path stores those as they come)."""
-    target = Base.metadata.tables.get(table) if table else None
+    from models.db import bound_columns
+
     arrays: list[pa.Array | pa.ChunkedArray] = []
-    for name in columns:
-        series = frame[name]
-        bound_for_integer = (
-            target is not None and name in target.c and isinstance(target.c[name].type, Integer)
-        )
-        if bound_for_integer and pd.api.types.is_float_dtype(series):
-            series = series.round().astype("Int64")
+    for series in bound_columns(frame, columns, table):
         array = _sqlite_column(series)
         if array is None:
             return None

@@ -180,8 +180,15 @@ def frame_rows(
     With ``table``, float columns bound for an integer column are rounded to integers first
     (a NaN turns an integer column into floats in pandas; ``COPY`` would refuse ``4.0``).
     ``iso_dates`` (SQLite): dates as ISO text, converted once per distinct day."""
+    values = [_column_values(series, iso_dates=iso_dates) for series in bound_columns(frame, columns, table)]
+    return list(zip(*values, strict=True))
+
+
+def bound_columns(frame: pd.DataFrame, columns: Sequence[str], table: str | None) -> Iterator[pd.Series]:
+    """The columns of ``frame[columns]`` as they are bound: a float column bound for an integer
+    column of ``table`` rounded to integers first (a NaN turns an integer column into floats in
+    pandas; ``COPY`` would refuse ``4.0``)."""
     target = Base.metadata.tables.get(table) if table else None
-    values = []
     for name in columns:
         series = frame[name]
         bound_for_integer = (
@@ -189,8 +196,7 @@ def frame_rows(
         )
         if bound_for_integer and pd.api.types.is_float_dtype(series):
             series = series.round().astype("Int64")
-        values.append(_column_values(series, iso_dates=iso_dates))
-    return list(zip(*values, strict=True))
+        yield series
 
 
 def is_sqlite(session: Session) -> bool:
