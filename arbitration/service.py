@@ -185,7 +185,7 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
         session,
         f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
         f"updated_at = {mark}, {cleared}, version = version + 1 WHERE limit_id = {mark}",
-        frame_rows(frame, list(frame.columns), iso_dates=is_sqlite(session)),
+        frame_rows(frame, list(frame.columns), "credit_limit", iso_dates=is_sqlite(session)),
         "credit_limit",
     )
     return len(frame)

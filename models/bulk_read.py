@@ -23,6 +23,7 @@ memory, mapped without a copy.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -46,6 +47,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.db import DatabaseError, read_frame
+
+log = logging.getLogger("vigie.bulk_read")
 
 
 def read_bulk(session: Session, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -156,9 +159,16 @@ _STARTING = threading.Lock()
 def start_reader() -> None:
     """Start the reader process now, so that its start (about a second of imports, on the other
     core) is over by the first bulk read."""
-    with _STARTING:  # a read sent ahead starts it from its own thread
+    _current_reader()
+
+
+def _current_reader() -> _Reader:
+    """The reader process of the moment, started if there is none (under a lock: the read-ahead
+    thread and the night's own thread both ask)."""
+    with _STARTING:
         if not _READERS:
             _READERS.append(_Reader())
+        return _READERS[0]
 
 
 def scratch_prefix(kind: str) -> str:
@@ -184,10 +194,14 @@ def sweep_scratch() -> list[Path]:
             match = _SCRATCH_NAME.match(entry.name)
             if match is None or _alive(int(match.group(1))):
                 continue
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            try:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink(missing_ok=True)
+            except OSError as exc:  # another user's, say: not this night's to remove
+                log.warning("cannot remove %s, left by a process that is gone: %s", entry, exc)
+                continue
             removed.append(entry)
     return removed
 
@@ -219,11 +233,13 @@ def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> p
 
 
 def _read_in_reader(path: Path, query: str, out: str) -> None:
-    start_reader()
+    reader = _current_reader()
     try:
-        _READERS[0].read(path, query, out)
+        reader.read(path, query, out)
     except _ReaderStopped:
-        _READERS.clear()
+        with _STARTING:  # forgotten only if no other thread replaced it already
+            if _READERS and _READERS[0] is reader:
+                _READERS.clear()
         raise
 
 
@@ -251,8 +267,8 @@ def prefetch(session: Session, sql: str, params: dict[str, Any] | None = None) -
     :func:`read_bulk` of the same query on the same file to take (a no-op where a bulk read
     would not be native). Only for rows nothing commits to between now and that read (the
     night reads ahead the limits arbitration weighs while it scores, and the report's reads
-    while it sends the e-mails); what a later commit changed would not be in them. Reads sent ahead are served one by one, before
-    any later bulk read."""
+    while it sends the e-mails); what a later commit changed would not be in them. The reader serves
+    one read at a time, those sent ahead and the others in whatever order they reach it."""
     path = _committed_sqlite_file(session)
     if path is None:
         return

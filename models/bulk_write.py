@@ -39,8 +39,8 @@ STAGED_MIN_ROWS = 10_000
 """Fewer rows go through ``executemany``: below this the scratch file costs more than it saves."""
 
 STAGES_PER_CONNECTION = 8
-"""SQLite attaches at most 10 databases to a connection; past this many scratch files in one
-transaction the rows go through ``executemany`` instead."""
+"""SQLite attaches at most 10 databases to a connection; past this many scratch files attached
+(until the connection returns to the pool) the rows go through ``executemany`` instead."""
 
 _STAGES_KEY = "vigie_stages"
 _NUMBERS = itertools.count()
@@ -154,7 +154,7 @@ def _stage(
 
 def _ingest(path: str, arrow: pa.Table) -> None:
     """Write the rows into a new SQLite file with the ADBC driver (no journal, no sync: a
-    scratch file that no one else reads and that is gone at the end of the transaction)."""
+    scratch file that no one else reads, detached when the connection returns to the pool)."""
     import adbc_driver_sqlite.dbapi as adbc
 
     with adbc.connect(path, autocommit=True) as stage, stage.cursor() as cursor:
@@ -167,6 +167,8 @@ def detach_stages(dbapi_connection: Any, record: Any) -> None:
     """Pool ``checkin`` hook: detach the scratch files of the transaction that just ended
     (their removed files are freed when the last handle closes)."""
     stages: list[str] = record.info.get(_STAGES_KEY, [])
+    if dbapi_connection is None:  # invalidated: closing it detached everything
+        stages.clear()
     while stages:
         dbapi_connection.execute(f"DETACH DATABASE {stages[-1]}")
         stages.pop()

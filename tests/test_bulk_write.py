@@ -371,3 +371,25 @@ def test_the_scratch_rows_of_a_process_that_is_gone_are_swept_and_no_others(
     assert sorted(bulk_read.sweep_scratch()) == sorted([left_stage, left_read])
     assert not left_stage.exists() and not left_read.exists()
     assert mine.exists() and other.exists()
+
+
+def test_a_scratch_file_that_cannot_be_removed_is_named_and_the_sweep_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another user's leftover (root removes anything, so the refusal is simulated): named in
+    the log, not reported removed, and the night is not stopped by it."""
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    monkeypatch.setattr(bulk_read, "SHARED_MEMORY", shared)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "none"))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    theirs = shared / f"vigie-stage-{gone.pid}-abc.db"
+    theirs.write_bytes(b"rows")
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(1, "Operation not permitted", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    assert bulk_read.sweep_scratch() == []
+    assert theirs.exists() and "cannot remove" in caplog.text and "Operation not permitted" in caplog.text
