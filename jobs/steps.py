@@ -19,7 +19,7 @@ from jobs import eligibility as eligibility_rules
 from jobs.notify import enqueue, send_pending
 from jobs.report.build import build_report
 from jobs.report.build import bulk_reads as report_bulk_reads
-from models.bulk_read import prefetch
+from models.bulk_read import CHANGES_BY_ARBITERS, prefetch
 from scoring.monitoring import monitor as monitor_model
 from scoring.service import ScoringFrames, score_buyers
 
@@ -81,9 +81,9 @@ def score(ctx: NightContext) -> dict[str, Any]:
         keep=kept,
         payments=ctx.handed.pop("payment_aggregates", None),
         # while the buyers are scored, the reader process reads the limits arbitration weighs
-        # next (3M rows on a first night: 2.5-3 s off the critical path); nothing commits to
-        # them in between (the ingest is committed, the score and monitor steps do not write them)
-        after_reading=lambda: prefetch(ctx.session, LIMITS_SQL),
+        # next (3M rows on a first night: 2.5-3 s off the critical path); the night's steps in
+        # between do not write them, and an arbiter's change meanwhile has them read again
+        after_reading=lambda: prefetch(ctx.session, LIMITS_SQL, guard=CHANGES_BY_ARBITERS),
     )
     ctx.handed["scoring"] = kept[0] if kept else None
     return as_counts(summary)
@@ -143,7 +143,7 @@ def outbox(ctx: NightContext) -> dict[str, Any]:
 def send(ctx: NightContext) -> dict[str, Any]:
     # while the e-mails go out, the reader process reads what the report reads next
     for sql, params in report_bulk_reads(ctx.session, ctx.as_of):
-        prefetch(ctx.session, sql, params)
+        prefetch(ctx.session, sql, params, guard=CHANGES_BY_ARBITERS)
     return as_counts(send_pending(ctx.sessions, settings=ctx.settings))
 
 

@@ -225,7 +225,10 @@ def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> p
     query = _inline(session, sql, params or {})
     ahead = _PREFETCHED.pop((path, query), None)
     if ahead is not None:
-        return _collect(ahead)
+        if ahead.guard is None or session.execute(text(ahead.guard)).scalar() == ahead.marker:
+            return _collect(ahead)
+        log.info("a read sent ahead is read again: the data changed since (%s)", ahead.guard)
+        _discard(ahead)
     with tempfile.TemporaryDirectory(prefix=scratch_prefix("read"), dir=_scratch_folder()) as scratch:
         out = os.path.join(scratch, "rows.arrow")
         _read_in_reader(path, query, out)
@@ -256,27 +259,37 @@ class _Ahead:
 
     answer: Future[None]
     scratch: str
+    guard: str | None = None
+    """A query of one value that changes with any commit the rows must not miss (its value
+    when the read was sent: ``marker``); the read is taken only if it still gives that value."""
+    marker: object = None
 
 
 _PREFETCHED: dict[tuple[Path, str], _Ahead] = {}
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigie-read-ahead")
 
 
-def prefetch(session: Session, sql: str, params: dict[str, Any] | None = None) -> None:
+def prefetch(
+    session: Session, sql: str, params: dict[str, Any] | None = None, *, guard: str | None = None
+) -> None:
     """Have the reader process read ``sql`` now, while this process works on, for a later
     :func:`read_bulk` of the same query on the same file to take (a no-op where a bulk read
-    would not be native). Only for rows nothing commits to between now and that read (the
-    night reads ahead the limits arbitration weighs while it scores, and the report's reads
-    while it sends the e-mails); what a later commit changed would not be in them. The reader serves
-    one read at a time, those sent ahead and the others in whatever order they reach it."""
+    would not be native). Only for rows that the caller's own commits until that read leave
+    alone (the night reads ahead the limits arbitration weighs while it scores, and the
+    report's reads while it sends the e-mails). Others' commits: ``guard``, a query of one
+    value that any of them would change (the night's: the last audit-log id, which every
+    arbiter's change writes); if it gives another value when the read is taken, the rows
+    are dropped and read again. The reader serves one read at a time, those sent ahead and
+    the others in whatever order they reach it."""
     path = _committed_sqlite_file(session)
     if path is None:
         return
     query = _inline(session, sql, params or {})
+    marker = session.execute(text(guard)).scalar() if guard is not None else None  # before the read
     scratch = tempfile.mkdtemp(prefix=scratch_prefix("read"), dir=_scratch_folder())
     answer = _AHEAD.submit(_read_in_reader, path, query, os.path.join(scratch, "rows.arrow"))
     stale = _PREFETCHED.pop((path, query), None)
-    _PREFETCHED[(path, query)] = _Ahead(answer, scratch)
+    _PREFETCHED[(path, query)] = _Ahead(answer, scratch, guard, marker)
     if stale is not None:
         _discard(stale)
 
@@ -287,6 +300,11 @@ def _collect(ahead: _Ahead) -> pa.Table:
         return _mapped(os.path.join(ahead.scratch, "rows.arrow"))
     finally:
         shutil.rmtree(ahead.scratch, ignore_errors=True)
+
+
+CHANGES_BY_ARBITERS = "SELECT max(audit_id) FROM audit_log"
+"""A guard for :func:`prefetch`: every change an arbiter makes (a limit, a decision, a task)
+writes an audit-log row in its own transaction; the night writes none."""
 
 
 def _discard(ahead: _Ahead) -> None:

@@ -266,3 +266,32 @@ def test_nothing_is_sent_ahead_while_the_session_holds_uncommitted_rows(committe
         bulk_read.prefetch(committed, COUNT)
         assert bulk_read._PREFETCHED == {}
         assert read_bulk(committed, COUNT)["n"].tolist() == [3]
+
+
+def test_a_read_sent_ahead_is_read_again_when_an_arbiter_changed_something_since(
+    committed: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The night's guard: every arbiter's change writes an audit-log row. One written after
+    the read was sent (here with a buyer deleted) makes the later read read again; without it
+    the rows read ahead are taken."""
+    _scratch(monkeypatch, tmp_path)
+    with bulk_read.reads_ahead():
+        bulk_read.prefetch(committed, COUNT, guard=bulk_read.CHANGES_BY_ARBITERS)
+        for ahead in bulk_read._PREFETCHED.values():
+            ahead.answer.result()
+        committed.execute(text("DELETE FROM buyer WHERE buyer_id = 'B4'"))
+        committed.execute(
+            text(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after, reason) "
+                "VALUES ('2026-06-30 10:00:00', 'arbitre', 'change_limit', 'credit_limit', '1', '{}', '{}', 'x')"
+            )
+        )
+        committed.commit()
+        assert read_bulk(committed, COUNT)["n"].tolist() == [3]  # read again, not the rows sent ahead
+        assert bulk_read._PREFETCHED == {}
+        bulk_read.prefetch(committed, COUNT, guard=bulk_read.CHANGES_BY_ARBITERS)
+        for ahead in bulk_read._PREFETCHED.values():
+            ahead.answer.result()
+        committed.execute(text("DELETE FROM buyer WHERE buyer_id = 'B3'"))  # no audit row: the night's own
+        committed.commit()
+        assert read_bulk(committed, COUNT)["n"].tolist() == [3]  # taken as read ahead
