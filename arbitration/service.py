@@ -245,10 +245,6 @@ def _ids_given(session: Session, rows: pd.DataFrame, *, as_of: date, run_id: int
     return np.arange(first, int(last) + 1, dtype=np.int64)
 
 
-IDENTITIES_SQL = "SELECT buyer_id, name, siren FROM buyer"
-"""The buyers' names and SIRENs the handed decisions carry to the e-mails."""
-
-
 def _tonight(
     session: Session,
     rows: pd.DataFrame,
@@ -329,7 +325,7 @@ def arbitrate(
     fewest = HAND_OVER_FROM if keep_from is None else keep_from
     if keep is not None and run_id is not None and len(decided) >= fewest:
         # read before the first write: a bulk read sees only what is committed (models.bulk_read)
-        identities = read_bulk(session, IDENTITIES_SQL)
+        identities = read_bulk(session, "SELECT buyer_id, name, siren FROM buyer")
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)
     marked = mark_notified and identities is not None
     if marked:  # the handed decisions: those applied (final) now
