@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from jobs.ledger import finish_run, open_run, record_step
 from jobs.run_lock import run_lock
-from models.bulk_read import reads_ahead, start_reader, sweep_scratch
+from models import scratch
+from models.bulk_read import reads_ahead, start_reader
 from models.db import session_factory
 
 log = logging.getLogger("vigie.nightly")
@@ -132,7 +133,7 @@ def run_night(
     sessions = session_factory(engine)
     if engine.dialect.name == "sqlite":
         start_reader()  # the bulk reads' process: started beside the first steps
-        for left in sweep_scratch():
+        for left in scratch.sweep():
             log.warning("removed %s, left by a process that is gone", left)
     with (
         batch_collector(),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +45,7 @@ import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from models import scratch
 from models.db import DatabaseError, read_frame
 
 log = logging.getLogger("vigie.bulk_read")
@@ -80,7 +80,6 @@ def read_arrow(session: Session, sql: str, params: dict[str, Any] | None = None)
     return read.cast(plain).replace_schema_metadata(None)
 
 
-SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - only the folder: mkdtemp makes a private one in it
 _READER_SCRIPT = Path(__file__).resolve().with_name("native_reader.py")
 
 
@@ -136,23 +135,6 @@ _READERS: list[_Reader] = []
 """The reader process once started (a list: no module-level rebinding)."""
 
 
-SHARED_MEMORY_NEEDED = 2 * 1024**3
-"""Free shared memory below which the rows go through the system's temporary folder instead
-(a container's /dev/shm is often 64 MB; a night's largest read is some 300 MB)."""
-
-
-def _scratch_folder() -> Path | None:
-    """Shared memory when there is room in it, else None (the system's temporary folder)."""
-    try:
-        if os.access(SHARED_MEMORY, os.W_OK):
-            stats = os.statvfs(SHARED_MEMORY)
-            if stats.f_bavail * stats.f_frsize >= SHARED_MEMORY_NEEDED:
-                return SHARED_MEMORY
-    except OSError:
-        pass  # no shared memory folder: the temporary folder serves
-    return None
-
-
 _STARTING = threading.Lock()
 
 
@@ -171,51 +153,6 @@ def _current_reader() -> _Reader:
         return _READERS[0]
 
 
-def scratch_prefix(kind: str) -> str:
-    """The start of a scratch file's or folder's name: its kind and this process's id, so that
-    :func:`sweep_scratch` can tell what a process that is gone left behind."""
-    return f"vigie-{kind}-{os.getpid()}-"
-
-
-_SCRATCH_NAME = re.compile(r"vigie-(?:read|stage)-(\d+)-")
-
-
-def sweep_scratch() -> list[Path]:
-    """Remove the scratch rows of processes that are gone: a night killed (kill -9) in the
-    middle of a bulk read or a staged write leaves its file, up to a few hundred MB of shared
-    memory that nothing else would ever free. Returns what was removed."""
-    removed = []
-    for folder in {SHARED_MEMORY, Path(tempfile.gettempdir())}:
-        try:
-            entries = list(folder.iterdir())
-        except OSError:
-            continue  # no such folder here
-        for entry in entries:
-            match = _SCRATCH_NAME.match(entry.name)
-            if match is None or _alive(int(match.group(1))):
-                continue
-            try:
-                if entry.is_dir():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink(missing_ok=True)
-            except OSError as exc:  # another user's, say: not this night's to remove
-                log.warning("cannot remove %s, left by a process that is gone: %s", entry, exc)
-                continue
-            removed.append(entry)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
 def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> pa.Table | None:
     """The rows read by connectorx in the reader process (or read ahead by :func:`prefetch`),
     or None where it would not see what the session sees."""
@@ -229,8 +166,8 @@ def _read_native(session: Session, sql: str, params: dict[str, Any] | None) -> p
             return _collect(ahead)
         log.info("a read sent ahead is read again: the data changed since (%s)", ahead.guard)
         _discard(ahead)
-    with tempfile.TemporaryDirectory(prefix=scratch_prefix("read"), dir=_scratch_folder()) as scratch:
-        out = os.path.join(scratch, "rows.arrow")
+    with tempfile.TemporaryDirectory(prefix=scratch.prefix("read"), dir=scratch.folder()) as folder:
+        out = os.path.join(folder, "rows.arrow")
         _read_in_reader(path, query, out)
         return _mapped(out)
 
@@ -265,6 +202,11 @@ class _Ahead:
     marker: object = None
 
 
+CHANGES_BY_ARBITERS = "SELECT max(audit_id) FROM audit_log"
+"""A guard for :func:`prefetch`: every change an arbiter makes (a limit, a decision, a task)
+writes an audit-log row in its own transaction; the night writes none."""
+
+
 _PREFETCHED: dict[tuple[Path, str], _Ahead] = {}
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigie-read-ahead")
 
@@ -286,10 +228,10 @@ def prefetch(
         return
     query = _inline(session, sql, params or {})
     marker = session.execute(text(guard)).scalar() if guard is not None else None  # before the read
-    scratch = tempfile.mkdtemp(prefix=scratch_prefix("read"), dir=_scratch_folder())
-    answer = _AHEAD.submit(_read_in_reader, path, query, os.path.join(scratch, "rows.arrow"))
+    folder = tempfile.mkdtemp(prefix=scratch.prefix("read"), dir=scratch.folder())
+    answer = _AHEAD.submit(_read_in_reader, path, query, os.path.join(folder, "rows.arrow"))
     stale = _PREFETCHED.pop((path, query), None)
-    _PREFETCHED[(path, query)] = _Ahead(answer, scratch, guard, marker)
+    _PREFETCHED[(path, query)] = _Ahead(answer, folder, guard, marker)
     if stale is not None:
         _discard(stale)
 
@@ -300,11 +242,6 @@ def _collect(ahead: _Ahead) -> pa.Table:
         return _mapped(os.path.join(ahead.scratch, "rows.arrow"))
     finally:
         shutil.rmtree(ahead.scratch, ignore_errors=True)
-
-
-CHANGES_BY_ARBITERS = "SELECT max(audit_id) FROM audit_log"
-"""A guard for :func:`prefetch`: every change an arbiter makes (a limit, a decision, a task)
-writes an audit-log row in its own transaction; the night writes none."""
 
 
 def _discard(ahead: _Ahead) -> None:

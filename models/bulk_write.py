@@ -17,7 +17,7 @@ How it stays safe:
   and detached when the connection goes back to the pool (SQLite refuses to detach a file used
   by the open transaction). A process killed while the driver writes it leaves the file: its
   name carries the process id, and the next night removes it
-  (:func:`models.bulk_read.sweep_scratch`).
+  (:func:`models.scratch.sweep`).
 - Values are stored exactly as the sqlite3 module stores them: dates and date-times as the
   ISO text its adapters write, booleans as 0/1, missing values as NULL, floats bound for an
   integer column rounded (tested column by column against ``executemany``).
@@ -34,6 +34,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.orm import Session
+
+from models import scratch
+from models.db import DatabaseError, _column_values, bound_columns
 
 STAGED_MIN_ROWS = 10_000
 """Fewer rows go through ``executemany``: below this the scratch file costs more than it saves."""
@@ -108,8 +111,6 @@ def staged_update(
 
 
 def _run(raw: Any, sql: str, table: str) -> None:
-    from models.db import DatabaseError
-
     try:
         raw.execute(sql)
     except Exception as exc:  # the DBAPI error type differs per driver
@@ -121,7 +122,7 @@ def _stage(
 ) -> tuple[Any, str] | None:
     """The session's DBAPI connection and the attached scratch table holding ``frame[columns]``,
     or None when staging does not apply: too few rows, too many scratch files already attached
-    in this transaction, a column of mixed Python types."""
+    to the connection, a column of mixed Python types."""
     if len(frame) < STAGED_MIN_ROWS:
         return None
     connection = session.connection()
@@ -132,10 +133,7 @@ def _stage(
     raw = connection.connection.dbapi_connection
     if arrow is None or raw is None:
         return None
-    from models.bulk_read import _scratch_folder, scratch_prefix
-    from models.db import DatabaseError
-
-    handle, path = tempfile.mkstemp(prefix=scratch_prefix("stage"), suffix=".db", dir=_scratch_folder())
+    handle, path = tempfile.mkstemp(prefix=scratch.prefix("stage"), suffix=".db", dir=scratch.folder())
     os.close(handle)
     os.unlink(path)  # the driver creates its own database file there
     schema = f"vigie_stage_{next(_NUMBERS)}"
@@ -178,8 +176,6 @@ def sqlite_columns(frame: pd.DataFrame, columns: Sequence[str], table: str | Non
     """``frame[columns]`` as Arrow columns holding what the sqlite3 module would store: integers,
     floats (NaN as null), text, dates and date-times as its ISO text, booleans as 0/1. None if a
     column holds values of mixed types (the per-row path stores those as they come)."""
-    from models.db import bound_columns
-
     arrays: list[pa.Array | pa.ChunkedArray] = []
     for series in bound_columns(frame, columns, table):
         array = _sqlite_column(series)
@@ -190,8 +186,6 @@ def sqlite_columns(frame: pd.DataFrame, columns: Sequence[str], table: str | Non
 
 
 def _sqlite_column(series: pd.Series) -> pa.Array | pa.ChunkedArray | None:
-    from models.db import _column_values
-
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         return pa.array(_column_values(series, iso_dates=True), type=pa.string())
     if isinstance(series.dtype, pd.CategoricalDtype):

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models import bulk_read
+from models import bulk_read, scratch
 from models.base import Base
 from models.bulk_read import _committed_sqlite_file, read_arrow, read_bulk
 from models.db import DatabaseError, bulk_insert, make_engine, read_frame
@@ -210,15 +210,15 @@ def test_a_reply_out_of_step_stops_the_reader_rather_than_being_taken_for_the_ro
     with pytest.raises(DatabaseError, match="bulk reader process stopped"):
         read_bulk(committed, COUNT)
     assert reader.process.returncode is not None  # ended and reaped
-    monkeypatch.setattr(bulk_read, "SHARED_MEMORY_NEEDED", 2**62)
-    assert bulk_read._scratch_folder() is None
+    monkeypatch.setattr(scratch, "SHARED_MEMORY_NEEDED", 2**62)
+    assert scratch.folder() is None
     assert read_bulk(committed, COUNT)["n"].tolist() == [4]  # a new reader, the temporary folder
 
 
 def _scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     folder = tmp_path / "scratch"
     folder.mkdir()
-    monkeypatch.setattr(bulk_read, "_scratch_folder", lambda: folder)
+    monkeypatch.setattr(scratch, "folder", lambda: folder)
     return folder
 
 

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from models import bulk_read, bulk_write
+from models import bulk_write
+from models import scratch as scratch_module
 from models.base import Base
 from models.db import DatabaseError, bulk_insert, bulk_upsert, make_engine
 
@@ -171,7 +172,7 @@ def test_staged_rows_roll_back_with_the_transaction_and_leave_no_file_or_attachm
 ) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(bulk_read, "_scratch_folder", lambda: scratch)
+    monkeypatch.setattr(scratch_module, "folder", lambda: scratch)
     monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1)
     frame = _frame(30)
     with Session(engine) as session:
@@ -355,7 +356,7 @@ def test_the_scratch_rows_of_a_process_that_is_gone_are_swept_and_no_others(
     shared, temporary = tmp_path / "shm", tmp_path / "tmp"
     shared.mkdir()
     temporary.mkdir()
-    monkeypatch.setattr(bulk_read, "SHARED_MEMORY", shared)
+    monkeypatch.setattr(scratch_module, "SHARED_MEMORY", shared)
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -364,11 +365,11 @@ def test_the_scratch_rows_of_a_process_that_is_gone_are_swept_and_no_others(
     left_read = temporary / f"vigie-read-{gone.pid}-def"
     left_read.mkdir()
     (left_read / "rows.arrow").write_bytes(b"rows")
-    mine = shared / f"{bulk_read.scratch_prefix('stage')}ghi.db"
+    mine = shared / f"{scratch_module.prefix('stage')}ghi.db"
     mine.write_bytes(b"rows")
     other = shared / "vigie-stage-notes.txt"
     other.write_text("not a scratch file")
-    assert sorted(bulk_read.sweep_scratch()) == sorted([left_stage, left_read])
+    assert sorted(scratch_module.sweep()) == sorted([left_stage, left_read])
     assert not left_stage.exists() and not left_read.exists()
     assert mine.exists() and other.exists()
 
@@ -380,7 +381,7 @@ def test_a_scratch_file_that_cannot_be_removed_is_named_and_the_sweep_goes_on(
     the log, not reported removed, and the night is not stopped by it."""
     shared = tmp_path / "shm"
     shared.mkdir()
-    monkeypatch.setattr(bulk_read, "SHARED_MEMORY", shared)
+    monkeypatch.setattr(scratch_module, "SHARED_MEMORY", shared)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "none"))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -391,5 +392,5 @@ def test_a_scratch_file_that_cannot_be_removed_is_named_and_the_sweep_goes_on(
         raise PermissionError(1, "Operation not permitted", str(self))
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    assert bulk_read.sweep_scratch() == []
+    assert scratch_module.sweep() == []
     assert theirs.exists() and "cannot remove" in caplog.text and "Operation not permitted" in caplog.text
