@@ -176,7 +176,9 @@ def _from_scoring(
 LIMITS_SQL = (
     # the policy terms are read once per policy, not repeated on each of millions of limits
     "SELECT l.limit_id, l.policy_id, l.buyer_id, l.granted_cents, l.requested_cents, l.request_type, "
-    "l.outstanding_cents, l.status AS limit_status, l.effective_date AS limit_effective_date "
+    "l.outstanding_cents, l.status AS limit_status, l.effective_date AS limit_effective_date, "
+    # the version read: the night writes its decision over the limit only if it is still that one
+    "l.version AS limit_version "
     "FROM credit_limit l "
     "WHERE (l.status IN ('active', 'requested') OR l.request_type IS NOT NULL)"
 )

@@ -29,7 +29,15 @@ from models.base import utcnow
 from models.bulk_read import read_bulk
 from models.bulk_write import staged_update
 from models.codes import DecisionStatus
-from models.db import bulk_insert, executemany, frame_rows, is_sqlite, placeholder, read_frame
+from models.db import (
+    ChangedMeanwhile,
+    bulk_insert,
+    changed_by_each,
+    frame_rows,
+    is_sqlite,
+    placeholder,
+    read_frame,
+)
 
 if TYPE_CHECKING:  # scoring.service loads MLflow: not for the admin screens' imports
     from scoring.service import ScoringFrames
@@ -148,10 +156,16 @@ def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, ver
 
 def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
     """Write applied decisions onto their limits: amount, status, effective date; the answered
-    request is cleared and the row version bumped (concurrent admin edits see the change)."""
-    # the five columns used, not the whole rows: their long texts (explanations, observed values)
+    request is cleared and the row version bumped (concurrent admin edits see the change).
+
+    Each limit is written only if it is still at the version the decision was taken on
+    (``rows["limit_version"]``): an arbiter's change committed since the limits were read (the
+    evaluation of a first night takes 10-20 s) is never overwritten by a decision taken on what
+    it replaced. Such a limit raises :class:`models.db.ChangedMeanwhile`; the caller's unit of
+    work is rolled back and run again (the night does so)."""
+    # the six columns used, not the whole rows: their long texts (explanations, observed values)
     # cost 0.7 s to copy on a first night
-    used = ["proposed_cents", "previous_cents", "effective_date", "created_at", "limit_id"]
+    used = ["proposed_cents", "previous_cents", "effective_date", "created_at", "limit_id", "limit_version"]
     applied = rows.loc[(rows["status"] == DecisionStatus.APPLIED.value).to_numpy(), used]
     if applied.empty:
         return 0
@@ -166,29 +180,36 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
             # the array itself: as NumPy a zoned column became 517k Timestamps, one by one (1.3 s)
             "updated_at": applied["created_at"].array,
             "limit_id": applied["limit_id"].to_numpy(),
+            "version": applied["limit_version"].to_numpy(),
         }
     )
     cleared = "requested_cents = NULL, request_type = NULL, request_date = NULL"
+    changed = None
     if is_sqlite(session):
-        staged = staged_update(
+        changed = staged_update(
             session,
             "credit_limit",
             frame,
             "limit_id",
             "granted_cents = s.granted_cents, status = s.status, effective_date = s.effective_date, "
             f"updated_at = s.updated_at, {cleared}, version = credit_limit.version + 1",
+            only_where="credit_limit.version = s.version",
         )
-        if staged is not None:
-            return staged
-    mark = placeholder(session)
-    executemany(
-        session,
-        f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
-        f"updated_at = {mark}, {cleared}, version = version + 1 WHERE limit_id = {mark}",
-        frame_rows(frame, list(frame.columns), "credit_limit", iso_dates=is_sqlite(session)),
-        "credit_limit",
-    )
-    return len(frame)
+    if changed is None:
+        mark = placeholder(session)
+        changed = changed_by_each(
+            session,
+            f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
+            f"updated_at = {mark}, {cleared}, version = version + 1 WHERE limit_id = {mark} AND version = {mark}",
+            frame_rows(frame, list(frame.columns), "credit_limit", iso_dates=is_sqlite(session)),
+            "credit_limit",
+        )
+    if changed != len(frame):
+        raise ChangedMeanwhile(
+            f"{len(frame) - changed} of the {len(frame)} limits decided were changed (their version moved) "
+            "after they were read: the decisions are not applied; run arbitration again on what is committed now"
+        )
+    return changed
 
 
 def create_review_tasks(session: Session, *, as_of: date) -> int:
@@ -318,8 +339,11 @@ def arbitrate(
     summary = ArbitrationSummary(as_of, rule_set.version, already_decided=already)
     policies = fresh.policies
     result = evaluate_book(fresh, rule_set, as_of=as_of, params=params)
+    taken = result["decision"].to_numpy()
+    # one output row per limit, in order: each decision's limit at the version it was read
+    versions = fresh.limits["limit_version"].to_numpy()[taken]
     del fresh
-    decided = result[result["decision"]]
+    decided = result[taken]
     summary.evaluated = len(result)
     identities = None
     fewest = HAND_OVER_FROM if keep_from is None else keep_from
@@ -327,6 +351,7 @@ def arbitrate(
         # read before the first write: a bulk read sees only what is committed (models.bulk_read)
         identities = read_bulk(session, "SELECT buyer_id, name, siren FROM buyer")
     rows = decision_rows(decided, as_of=as_of, run_id=run_id, version=rule_set.version)
+    rows["limit_version"] = versions  # not a decision column: what apply_to_limits checks
     marked = mark_notified and identities is not None
     if marked:  # the handed decisions: those applied (final) now
         rows["notified"] = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()

@@ -6,6 +6,8 @@ entirely done or not started, and running the same business date again resumes a
 group not done. Decisions, their eligibility and the notification outbox form one group: the
 outbox is written in the same transaction as the decisions it announces, so no decision can
 exist without its e-mail being queued. Sending is its own group and commits per message.
+A group whose reads an arbiter changed before it wrote over them (``ChangedMeanwhile``) is
+rolled back and run again on what is committed then.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +29,7 @@ from jobs.ledger import finish_run, open_run, record_step
 from jobs.run_lock import run_lock
 from models import scratch
 from models.bulk_read import reads_ahead, start_reader
-from models.db import session_factory
+from models.db import ChangedMeanwhile, session_factory
 
 log = logging.getLogger("vigie.nightly")
 
@@ -173,6 +175,11 @@ def run_night(
         return result
 
 
+GROUP_ATTEMPTS = 3
+"""Times a unit of work is run before the night fails when what it read keeps being changed
+under it (:class:`models.db.ChangedMeanwhile`: an arbiter changed a limit the night decided)."""
+
+
 def _run_group(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -185,8 +192,45 @@ def _run_group(
     progress: Callable[[str, str], None] | None,
     handed: dict[str, Any],
 ) -> None:
+    """Run ``group`` in one transaction; on :class:`ChangedMeanwhile`, roll it back and run it
+    again (at most :data:`GROUP_ATTEMPTS` times), from the database: what earlier steps handed
+    over in memory is dropped, as on a resumed night."""
+    for attempt in range(1, GROUP_ATTEMPTS + 1):
+        try:
+            _run_group_once(
+                sessions,
+                settings,
+                group,
+                as_of=as_of,
+                state_run_id=state_run_id,
+                first_ordinal=first_ordinal,
+                result=result,
+                progress=progress,
+                handed=handed,
+                attempt=attempt,
+            )
+            return
+        except ChangedMeanwhile as exc:
+            handed.clear()
+            log.warning("run %s: %s; the unit of work (attempt %d) is run again", as_of, exc, attempt)
+
+
+def _run_group_once(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    group: Sequence[Step],
+    *,
+    as_of: date,
+    state_run_id: int,
+    first_ordinal: int,
+    result: NightResult,
+    progress: Callable[[str, str], None] | None,
+    handed: dict[str, Any],
+    attempt: int,
+) -> None:
     session = sessions()
     current = group[0]
+    done: list[tuple[Step, dict[str, Any]]] = []
     try:
         for offset, step in enumerate(group):
             current = step
@@ -197,6 +241,8 @@ def _run_group(
                 session, sessions, settings, as_of, state_run_id, handed, tuple(s.name for s in group)
             )
             counts = step.run(context)
+            if attempt > 1:
+                counts = {**counts, "attempts": attempt}  # in the ledger: the unit was run again
             record_step(
                 session,
                 run_id=state_run_id,
@@ -206,24 +252,43 @@ def _run_group(
                 seconds=time.perf_counter() - started,
                 counts=counts,
             )
-            result.counts[step.name] = counts
-            result.steps_run.append(step.name)
-            log.info("run %s step %s done: %s", as_of, step.name, counts)
+            done.append((step, counts))
         session.commit()
+    except ChangedMeanwhile as exc:
+        session.rollback()
+        if attempt < GROUP_ATTEMPTS:
+            raise
+        _fail(sessions, group, current, state_run_id, first_ordinal, exc)
     except Exception as exc:
         session.rollback()
-        reason = f"step {current.name} failed: {exc}"
-        with sessions.begin() as failure:
-            record_step(
-                failure,
-                run_id=state_run_id,
-                name=current.name,
-                ordinal=first_ordinal + list(group).index(current),
-                status="failed",
-                seconds=0.0,
-                error=str(exc),
-            )
-            finish_run(failure, run_id=state_run_id, status="failed", error=reason)
-        raise RunFailed(reason) from exc
+        _fail(sessions, group, current, state_run_id, first_ordinal, exc)
     finally:
         session.close()
+    for step, counts in done:  # only once committed: a unit run again is reported once
+        result.counts[step.name] = counts
+        result.steps_run.append(step.name)
+        log.info("run %s step %s done: %s", as_of, step.name, counts)
+
+
+def _fail(
+    sessions: sessionmaker[Session],
+    group: Sequence[Step],
+    current: Step,
+    state_run_id: int,
+    first_ordinal: int,
+    exc: Exception,
+) -> NoReturn:
+    """Record ``current`` failed and the run failed with its reason; raise :class:`RunFailed`."""
+    reason = f"step {current.name} failed: {exc}"
+    with sessions.begin() as failure:
+        record_step(
+            failure,
+            run_id=state_run_id,
+            name=current.name,
+            ordinal=first_ordinal + list(group).index(current),
+            status="failed",
+            seconds=0.0,
+            error=str(exc),
+        )
+        finish_run(failure, run_id=state_run_id, status="failed", error=reason)
+    raise RunFailed(reason) from exc

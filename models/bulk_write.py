@@ -94,27 +94,32 @@ def _plain_indexes_if_empty(raw: Any, table: str) -> list[tuple[str, str]]:
 
 
 def staged_update(
-    session: Session, table: str, frame: pd.DataFrame, key: str, assignments: str
+    session: Session, table: str, frame: pd.DataFrame, key: str, assignments: str, *, only_where: str = "true"
 ) -> int | None:
     """``UPDATE table SET assignments`` for each row of ``frame`` (SQLite), matched on ``key``
-    (unique in ``frame``: an UPDATE ... FROM applies one source row per target row); in
-    ``assignments`` the frame's columns are ``s.<name>``. Returns the rows given, or None when
-    this path does not apply (see :func:`_stage`)."""
+    (unique in ``frame``: an UPDATE ... FROM applies one source row per target row) and
+    ``only_where``; in both the frame's columns are ``s.<name>``. Returns the rows changed, or
+    None when this path does not apply (see :func:`_stage`)."""
     if frame[key].duplicated().any():
         return None
     staged = _stage(session, frame, list(frame.columns), table)
     if staged is None:
         return None
     raw, source = staged
-    _run(raw, f"UPDATE {table} SET {assignments} FROM {source} AS s WHERE {table}.{key} = s.{key}", table)
-    return len(frame)
+    return _run(
+        raw,
+        f"UPDATE {table} SET {assignments} FROM {source} AS s WHERE {table}.{key} = s.{key} AND ({only_where})",
+        table,
+    )
 
 
-def _run(raw: Any, sql: str, table: str) -> None:
+def _run(raw: Any, sql: str, table: str) -> int:
+    """``sql`` run; the rows it changed."""
     try:
-        raw.execute(sql)
+        changed: int = raw.execute(sql).rowcount
     except Exception as exc:  # the DBAPI error type differs per driver
         raise DatabaseError(f"bulk write into {table} failed: {exc}") from exc
+    return changed
 
 
 def _stage(

@@ -32,6 +32,12 @@ class DatabaseError(Exception):
     """The database cannot be used; the message names the cause and the fix."""
 
 
+class ChangedMeanwhile(DatabaseError):
+    """Rows a unit of work read were changed by someone else (an arbiter) before it wrote over
+    them. Nothing of the unit may be kept: rolled back and run again, it reads what is now
+    committed and decides on that."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -210,18 +216,34 @@ def placeholder(session: Session) -> str:
 
 
 def executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:
-    """Run ``sql`` for every row on the session's own DBAPI connection (same transaction)."""
+    """Run ``sql`` for every row on the session's own DBAPI connection (same transaction).
+    Returns the rows given."""
+    _executemany(session, sql, rows, table)
+    return len(rows)
+
+
+def changed_by_each(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:
+    """:func:`executemany`, returning the rows the statements changed, summed (sqlite3 and
+    psycopg both sum them): an UPDATE whose WHERE matches nothing counts 0."""
+    changed = _executemany(session, sql, rows, table)
+    if changed < 0:
+        raise DatabaseError(f"the driver did not count the rows changed in {table}")
+    return changed
+
+
+def _executemany(session: Session, sql: str, rows: list[tuple[Any, ...]], table: str) -> int:
     raw = session.connection().connection.dbapi_connection
     if raw is None:
         raise DatabaseError("the session has no live database connection")
     cursor = raw.cursor()
     try:
         cursor.executemany(sql, rows)
+        changed: int = cursor.rowcount
     except Exception as exc:  # the DBAPI error type differs per driver
         raise DatabaseError(f"bulk write into {table} failed: {exc}") from exc
     finally:
         cursor.close()
-    return len(rows)
+    return changed
 
 
 def _copy(session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:

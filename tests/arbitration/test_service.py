@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from arbitration import service
 from arbitration.explain import LimitNotFoundError, explain_limit
 from arbitration.service import _ids_given, arbitrate
 from arbitration.whatif import simulate
@@ -19,7 +21,7 @@ from config.settings import CONFIG_DIR, Settings
 from jobs.eligibility import eligibility_inputs
 from models import bulk_write
 from models.base import Base
-from models.db import make_engine, read_frame
+from models.db import ChangedMeanwhile, make_engine, read_frame
 from tests.arbitration.portfolio import AS_OF, EUR, seed_portfolio
 
 TABLES = ("decision", "review_task", "credit_limit")
@@ -218,3 +220,68 @@ def test_sqlite_gives_the_ids_the_insert_gave_without_reading_them_back(
     assert _ids_given(session, rows.iloc[::-1], as_of=AS_OF, run_id=7) is None  # not in that order
     assert _ids_given(session, rows, as_of=AS_OF, run_id=8) is None  # not this run's
     assert _ids_given(session, pd.concat([rows, rows]), as_of=AS_OF, run_id=7) is None  # not as many
+
+
+def _an_arbiter_acts_while_the_limits_are_evaluated(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limits are read, then evaluated (10-20 s on a big night); an arbiter who changes one
+    meanwhile is not overwritten by a decision taken on what the change replaced: nothing is
+    applied, the unit raises ChangedMeanwhile, and arbitration run again decides on the new
+    amount. Each limit is written at the version it was read at (versions differ per limit)."""
+    seed_portfolio(session)
+    session.execute(text("UPDATE credit_limit SET version = limit_id + 1"))
+    session.commit()
+    evaluate = service.evaluate_book
+
+    def evaluate_then_an_arbiter_acts(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        result = evaluate(*args, **kwargs)
+        with Session(session.get_bind()) as arbiter:  # another connection, committed at once
+            arbiter.execute(
+                text("UPDATE credit_limit SET granted_cents = :amount, version = version + 1 WHERE limit_id = 5"),
+                {"amount": 80_000 * EUR},
+            )
+            arbiter.commit()
+        return result
+
+    monkeypatch.setattr(service, "evaluate_book", evaluate_then_an_arbiter_acts)
+    with pytest.raises(ChangedMeanwhile, match="1 of the 6 limits decided were changed"):
+        arbitrate(session, as_of=AS_OF, run_id=1, settings=settings)
+    session.rollback()
+    assert read_frame(session, "SELECT count(*) AS n FROM decision")["n"].iloc[0] == 0
+    limits = read_frame(session, "SELECT * FROM credit_limit ORDER BY limit_id").set_index("limit_id")
+    assert (limits.loc[5, "granted_cents"], limits.loc[5, "version"]) == (80_000 * EUR, 7)
+    assert (limits.loc[1, "granted_cents"], limits.loc[1, "version"]) == (200_000 * EUR, 2)
+
+    monkeypatch.setattr(service, "evaluate_book", evaluate)
+    arbitrate(session, as_of=AS_OF, run_id=2, settings=settings)
+    found = decisions(session)
+    # DBT 70 days halves the limit: the arbiter's 80k, not the 100k read before
+    assert (found.loc[5, "previous_cents"], found.loc[5, "proposed_cents"]) == (80_000 * EUR, 40_000 * EUR)
+    after = read_frame(session, "SELECT * FROM credit_limit ORDER BY limit_id").set_index("limit_id")
+    applied = found.index[found["status"] == "applied"]
+    assert len(applied) == 6
+    assert (after.loc[applied, "version"] == limits.loc[applied, "version"] + 1).all()
+    assert (after.loc[applied, "granted_cents"] == found.loc[applied, "proposed_cents"]).all()
+    untouched = after.index.difference(applied)
+    assert (after.loc[untouched, "version"] == limits.loc[untouched, "version"]).all()
+
+
+def test_a_limit_an_arbiter_changed_after_it_was_read_is_not_overwritten(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _an_arbiter_acts_while_the_limits_are_evaluated(session, settings, monkeypatch)
+
+
+def test_a_limit_an_arbiter_changed_after_it_was_read_is_not_overwritten_by_a_staged_update(
+    sqlite_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same through SQLite's staged update (a big night's path)."""
+    monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1)
+    engine = make_engine(f"sqlite:///{(tmp_path / 'staged.db').as_posix()}")
+    Base.metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            _an_arbiter_acts_while_the_limits_are_evaluated(session, sqlite_settings, monkeypatch)
+    finally:
+        engine.dispose()

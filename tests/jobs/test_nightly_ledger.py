@@ -20,9 +20,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from jobs.nightly import BATCH_GC_THRESHOLDS, NightContext, RunFailed, Step, run_night
+from jobs.nightly import BATCH_GC_THRESHOLDS, GROUP_ATTEMPTS, NightContext, RunFailed, Step, run_night
 from jobs.run_lock import RunLocked, run_lock
 from models.audit_log import AuditLog
+from models.db import ChangedMeanwhile
 from models.run import Run, RunStep
 
 DAY = date(2026, 11, 20)
@@ -92,6 +93,56 @@ def test_a_failing_step_fails_the_run_with_its_reason_and_the_rerun_resumes_ther
     assert actions(db_engine) == ["a", "b1", "b2", "c"]
     with Session(db_engine) as session:
         assert session.execute(select(Run.attempts)).scalar_one() == 2
+
+
+def changed_meanwhile_step(name: str, times: int, seen: list[int]) -> Step:
+    """Writes its row, then finds what it read changed under it, ``times`` times; ``seen``:
+    how many things were handed over to each attempt."""
+
+    def run(ctx: NightContext) -> dict[str, Any]:
+        ctx.session.add(AuditLog(actor="night", action=name, entity="run", entity_id=str(ctx.run_id)))
+        ctx.session.flush()
+        seen.append(len(ctx.handed))
+        if len(seen) <= times:
+            ctx.handed["stale"] = "from the attempt that failed"
+            raise ChangedMeanwhile(f"{name}: a limit changed under it")
+        return {"wrote": 1}
+
+    return Step(name, run, "finds its reads changed under it a few times")
+
+
+def test_a_unit_whose_reads_changed_under_it_is_run_again_from_scratch(
+    db_engine: Engine, settings: Settings
+) -> None:
+    seen: list[int] = []
+    middle = changed_meanwhile_step("b2", GROUP_ATTEMPTS - 1, seen)
+    result = run_night(db_engine, settings, as_of=DAY, groups=groups_with(middle))
+    assert result.status == "succeeded"
+    # the rolled-back attempts left nothing: b1 and b2 written once
+    assert actions(db_engine) == ["a", "b1", "b2", "c"]
+    assert result.steps_run == ["a", "b1", "b2", "c"]
+    # what the failed attempt handed over in memory is not seen by the next one
+    assert seen == [0] * GROUP_ATTEMPTS
+    with Session(db_engine) as session:
+        counts = dict(session.execute(select(RunStep.name, RunStep.counts)).tuples().all())
+        assert session.execute(select(Run.status)).scalar_one() == "succeeded"
+    assert json.loads(counts["b1"]) == json.loads(counts["b2"]) == {"wrote": 1, "attempts": GROUP_ATTEMPTS}
+    assert json.loads(counts["a"]) == {"wrote": 1}
+
+
+def test_a_unit_whose_reads_keep_changing_fails_the_night_with_the_reason(
+    db_engine: Engine, settings: Settings
+) -> None:
+    seen: list[int] = []
+    middle = changed_meanwhile_step("b2", GROUP_ATTEMPTS, seen)
+    with pytest.raises(RunFailed, match="step b2 failed: b2: a limit changed under it"):
+        run_night(db_engine, settings, as_of=DAY, groups=groups_with(middle))
+    assert len(seen) == GROUP_ATTEMPTS
+    assert actions(db_engine) == ["a"]
+    with Session(db_engine) as session:
+        assert session.execute(select(Run.status)).scalar_one() == "failed"
+        failed = session.execute(select(RunStep).where(RunStep.name == "b2")).scalar_one()
+        assert (failed.status, failed.error) == ("failed", "b2: a limit changed under it")
 
 
 CRASHING_NIGHT = textwrap.dedent(
