@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.models import infer_signature
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from config.settings import Settings, load_settings
 from models.base import Base
 from models.db import make_engine, read_frame, session_factory
+from scoring import model as scoring_model
 from scoring import registry
 from scoring.errors import ScoringError
 from scoring.monitoring import monitor
@@ -110,6 +112,25 @@ def test_nightly_scoring_champion_and_shadow_challenger(store: Store, session, t
     override = metrics[metrics["metric"] == "override_rate"]
     assert override["value"].isna().all() and result.override_rate is None  # no decisions yet
     assert result.as_dict()["as_of"] == AS_OF.isoformat()
+
+
+def test_buyers_scored_in_slices_get_the_same_pd_to_the_bit(
+    store: Store, session, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    settings = _settings(tmp_path / "work", store.tracking_uri, db_url)
+    registry.promote(settings, store.first.version, alias="champion")
+    load(session, store.frames)
+    summary = score_buyers(session, as_of=AS_OF, settings=settings, run_id=7)
+    features = pd.read_parquet(summary.features_file)
+    model = registry.load(settings, "champion").model
+    whole = model.predict_proba(features)
+    monkeypatch.setattr(scoring_model, "PREDICT_ROWS", 97)  # 700 buyers: 8 slices, the last short
+    sliced = model.predict_proba(features)
+    assert sliced.shape == whole.shape == (N_BUYERS, 2)
+    assert np.array_equal(sliced, whole)
+    stored = features["pd_12m"].to_numpy()  # what the night stored: 1 for a buyer in default
+    live = stored < 1
+    assert live.sum() > N_BUYERS // 2 and np.array_equal(whole[live, 1], stored[live])
 
 
 def test_no_champion_stops_before_writing(store: Store, session, tmp_path: Path, db_url: str):
