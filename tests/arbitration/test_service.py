@@ -238,7 +238,9 @@ def _an_arbiter_acts_while_the_limits_are_evaluated(
         result = evaluate(*args, **kwargs)
         with Session(session.get_bind()) as arbiter:  # another connection, committed at once
             arbiter.execute(
-                text("UPDATE credit_limit SET granted_cents = :amount, version = version + 1 WHERE limit_id = 5"),
+                text(
+                    "UPDATE credit_limit SET granted_cents = :amount, version = version + 1 WHERE limit_id = 5"
+                ),
                 {"amount": 80_000 * EUR},
             )
             arbiter.commit()
