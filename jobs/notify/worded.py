@@ -59,7 +59,14 @@ def as_date(value: object) -> date | None:
 def each_distinct(values: pd.Series | np.ndarray, word: Callable[[Any], Any]) -> np.ndarray:
     """``word`` of every value, called once per distinct value (missing ones: once, on None,
     if there are any)."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if array.dtype.kind in "iuf":
+        # numbers hashed as numbers (amounts, ids: half a million each on a first night), not
+        # as Python objects; ``word`` still gets Python ints and floats, NaN as missing
+        codes, numbers = pd.factorize(array, use_na_sentinel=True)
+        uniques: Any = numbers.tolist()
+    else:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     worded = np.empty(len(uniques) + 1, dtype=object)
     worded[:-1] = [word(v) for v in uniques]
     worded[-1] = word(None) if (codes < 0).any() else None  # code -1: a missing value

@@ -26,7 +26,7 @@ from jobs.notify.compose import (
     render,
 )
 from jobs.notify.transports import FileTransport, Unavailable
-from jobs.notify.worded import items_of, runs, word_frame
+from jobs.notify.worded import each_distinct, items_of, runs, word_frame
 from jobs.notify.wording import day
 
 RECIPIENT_LISTS = [
@@ -214,3 +214,27 @@ def test_runs_are_the_bounds_of_equal_consecutive_values() -> None:
     holders = np.array(["PH1", "PH1", "PH2", "PH3", "PH3", "PH3"], dtype=object)
     assert runs(holders) == [(0, 2), (2, 3), (3, 6)]
     assert runs(np.array([], dtype=object)) == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([7, 3, 7, 7, 3], dtype="int64"),
+        np.array([7.0, np.nan, 3.5, 7.0, np.nan]),
+        pd.Series(["b", None, "a", "b", None], dtype=object),
+        pd.Series(["b", None, "a", "b", None], dtype="string[pyarrow]"),
+    ],
+    ids=["integers", "floats", "objects", "arrow-text"],
+)
+def test_each_distinct_words_each_distinct_value_once_as_a_python_value(values: object) -> None:
+    calls: list[object] = []
+
+    def word(value: object) -> str:
+        calls.append(value)
+        return f"<{value!r}>"
+
+    worded = each_distinct(values, word)  # type: ignore[arg-type]
+    expected = [None if pd.isna(v) else v for v in pd.Series(values, dtype=object)]
+    assert worded.tolist() == [f"<{v!r}>" for v in expected]
+    assert len(calls) == len(set(calls)) == len(set(expected))  # once each, missing once (as None)
+    assert all(v is None or type(v) in (int, float, str) for v in calls)
