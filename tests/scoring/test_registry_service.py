@@ -122,7 +122,9 @@ def test_buyers_scored_in_slices_get_the_same_scores_to_the_bit(
     settings = _settings(tmp_path / "work", store.tracking_uri, db_url)
     registry.promote(settings, store.first.version, alias="champion")
     load(session, store.frames)
-    query = "SELECT buyer_id, pd_12m, grade, rating, reason_codes FROM score WHERE as_of = :d ORDER BY buyer_id"
+    query = (
+        "SELECT buyer_id, pd_12m, grade, rating, reason_codes FROM score WHERE as_of = :d ORDER BY buyer_id"
+    )
     summary = score_buyers(session, as_of=AS_OF, settings=settings, run_id=7)
     whole_scores = read_frame(session, query, {"d": AS_OF})
     features = pd.read_parquet(summary.features_file)
