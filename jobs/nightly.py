@@ -155,17 +155,24 @@ def run_night(
             ordinal += len(group)
             if all(name in state.done_steps for name in names):
                 continue
-            _run_group(
-                sessions,
-                settings,
-                group,
-                as_of=as_of,
-                state_run_id=state.run_id,
-                first_ordinal=ordinal - len(group) + 1,
-                result=result,
-                progress=progress,
-                handed=handed,
-            )
+            for attempt in range(1, GROUP_ATTEMPTS + 1):
+                try:
+                    _run_group(
+                        sessions,
+                        settings,
+                        group,
+                        as_of=as_of,
+                        state_run_id=state.run_id,
+                        first_ordinal=ordinal - len(group) + 1,
+                        result=result,
+                        progress=progress,
+                        handed=handed,
+                        attempt=attempt,
+                    )
+                    break
+                except ChangedMeanwhile as exc:  # rolled back: run again from the database,
+                    handed.clear()  # as a resumed night does, without what was handed over
+                    log.warning("run %s: %s; the unit of work (attempt %d) is run again", as_of, exc, attempt)
             if stop_after is not None and stop_after in names:
                 result.status = "running"
                 return result
@@ -191,43 +198,11 @@ def _run_group(
     result: NightResult,
     progress: Callable[[str, str], None] | None,
     handed: dict[str, Any],
-) -> None:
-    """Run ``group`` in one transaction; on :class:`ChangedMeanwhile`, roll it back and run it
-    again (at most :data:`GROUP_ATTEMPTS` times), from the database: what earlier steps handed
-    over in memory is dropped, as on a resumed night."""
-    for attempt in range(1, GROUP_ATTEMPTS + 1):
-        try:
-            _run_group_once(
-                sessions,
-                settings,
-                group,
-                as_of=as_of,
-                state_run_id=state_run_id,
-                first_ordinal=first_ordinal,
-                result=result,
-                progress=progress,
-                handed=handed,
-                attempt=attempt,
-            )
-            return
-        except ChangedMeanwhile as exc:
-            handed.clear()
-            log.warning("run %s: %s; the unit of work (attempt %d) is run again", as_of, exc, attempt)
-
-
-def _run_group_once(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    group: Sequence[Step],
-    *,
-    as_of: date,
-    state_run_id: int,
-    first_ordinal: int,
-    result: NightResult,
-    progress: Callable[[str, str], None] | None,
-    handed: dict[str, Any],
     attempt: int,
 ) -> None:
+    """Run ``group`` in one transaction with the ledger rows of its steps. Raises
+    :class:`ChangedMeanwhile` (rolled back) for the caller to run it again, but on the last
+    of :data:`GROUP_ATTEMPTS`, and :class:`RunFailed` (the run marked failed) on any error."""
     session = sessions()
     current = group[0]
     done: list[tuple[Step, dict[str, Any]]] = []
