@@ -8,7 +8,6 @@ Every check runs before anything is written, so a bad night stops with one clear
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -184,14 +183,10 @@ def score_buyers(
     ``payments``: the payment aggregates of ``as_of`` as just written by the same process
     (the nightly's ingest step), used instead of reading them back. ``after_reading`` is called
     once the inputs are read, before any write (the nightly sends its next reads ahead then)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="vigie-model-load") as pool:
-        # the champion loads (MLflow and the model file: ~1 s of Python) while this thread
-        # mostly waits for the bulk reads of the reader process (1.2 s off a night's scoring)
-        loading = pool.submit(registry.load, settings, "champion")
-        inputs, features = _night_inputs_and_features(
-            session, as_of=as_of, payments=payments, after_reading=after_reading
-        )
-        champion = loading.result()
+    inputs, features = _night_inputs_and_features(
+        session, as_of=as_of, payments=payments, after_reading=after_reading
+    )
+    champion = registry.load(settings, "champion")
     check_features(champion, features)
     scale = load_master_scale(settings.paths.master_scale_file)
     codes = load_reason_codes(REASON_CODES_FILE)
