@@ -342,8 +342,14 @@ def arbitrate(
     taken = result["decision"].to_numpy()
     # one output row per limit, in order: each decision's limit at the version it was read
     versions = fresh.limits["limit_version"].to_numpy()[taken]
+    read_ids = fresh.limits["limit_id"].to_numpy(dtype=np.int64)[taken]
     del fresh
     decided = result[taken]
+    if not np.array_equal(read_ids, decided["limit_id"].to_numpy(dtype=np.int64)):
+        raise ValueError(
+            "the evaluation did not give one row per limit in the order read: the versions read cannot "
+            "be matched to the decisions (arbitration.batch.evaluate_book must keep the limits' order)"
+        )
     summary.evaluated = len(result)
     identities = None
     fewest = HAND_OVER_FROM if keep_from is None else keep_from

@@ -211,7 +211,9 @@ def row_slices(rows: int, size: int | None = None) -> list[slice]:
     by row over a million buyers: each slice's temporaries are small and their memory is used
     again by the next slice, where one piece would touch hundreds of MB of fresh memory (which
     this machine charges about a second a GB the first time)."""
-    step = size or PREDICT_ROWS
+    step = PREDICT_ROWS if size is None else size
+    if step < 1:
+        raise ValueError(f"a slice holds at least one row, got {step}")
     return [slice(start, min(start + step, rows)) for start in range(0, rows, step)] or [slice(0, 0)]
 
 

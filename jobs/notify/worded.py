@@ -59,8 +59,9 @@ def as_date(value: object) -> date | None:
 def each_distinct(values: pd.Series | np.ndarray, word: Callable[[Any], Any]) -> np.ndarray:
     """``word`` of every value, called once per distinct value (missing ones: once, on None,
     if there are any)."""
-    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-    if array.dtype.kind in "iuf":
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":  # NumPy's own: no nullable Int64 (floats)
+        array = np.asarray(values)
         # numbers hashed as numbers (amounts, ids: half a million each on a first night), not
         # as Python objects; ``word`` still gets Python ints and floats, NaN as missing
         codes, numbers = pd.factorize(array, use_na_sentinel=True)

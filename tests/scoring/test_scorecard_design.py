@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
+from scoring.model import PREDICT_ROWS, row_slices
 from scoring.scorecard import ScorecardDesign
 
 NUMERIC = ["ratio", "days", "empty", "full"]
@@ -71,3 +73,12 @@ def test_a_row_gets_the_same_design_alone_or_among_others() -> None:
     whole = design.transform(train).toarray()
     for row in (0, 17, 1_999):
         np.testing.assert_array_equal(design.transform(train.iloc[[row]]).toarray()[0], whole[row])
+
+
+def test_row_slices_cover_every_row_once_in_order() -> None:
+    for rows, size in ((0, 3), (1, 3), (7, 3), (9, 3), (5, 100)):
+        covered = [i for part in row_slices(rows, size) for i in range(rows)[part]]
+        assert covered == list(range(rows))
+    assert len(row_slices(1_000_000)) == -(-1_000_000 // PREDICT_ROWS)
+    with pytest.raises(ValueError, match="at least one row, got 0"):
+        row_slices(10, 0)
