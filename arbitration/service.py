@@ -27,7 +27,7 @@ from arbitration.rules import load_rule_set
 from config.settings import Settings
 from models.base import utcnow
 from models.bulk_read import read_bulk
-from models.bulk_write import staged_update
+from models.bulk_write import staged_count, staged_update
 from models.codes import DecisionStatus
 from models.db import (
     ChangedMeanwhile,
@@ -205,11 +205,48 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
             "credit_limit",
         )
     if changed != len(frame):
-        raise ChangedMeanwhile(
-            f"{len(frame) - changed} of the {len(frame)} limits decided were changed (their version moved) "
-            "after they were read: the decisions are not applied; run arbitration again on what is committed now"
-        )
+        raise _moved(len(frame) - changed, len(frame), "applied")
+    _hold_referred(session, rows)
     return changed
+
+
+def _hold_referred(session: Session, rows: pd.DataFrame) -> None:
+    """Referred decisions write nothing onto their limits, but were taken on each limit as read:
+    one whose version moved since (an arbiter's change) raises :class:`ChangedMeanwhile` too.
+    SQLite: the limits counted at their versions in one join; this transaction holds the
+    database's write lock since the decisions' insert, so no other commit can come in between
+    until it ends. PostgreSQL (and a few rows): each limit held at its version by an update that
+    changes nothing but locks the row until the commit."""
+    referred = rows.loc[
+        (rows["status"] == DecisionStatus.REFERRED.value).to_numpy(), ["limit_id", "limit_version"]
+    ]
+    if referred.empty:
+        return
+    frame = pd.DataFrame(
+        {"limit_id": referred["limit_id"].to_numpy(), "version": referred["limit_version"].to_numpy()}
+    )
+    held = None
+    if is_sqlite(session):
+        held = staged_count(
+            session, "credit_limit", frame, "limit_id", only_where="credit_limit.version = s.version"
+        )
+    if held is None:
+        mark = placeholder(session)
+        held = changed_by_each(
+            session,
+            f"UPDATE credit_limit SET version = version WHERE limit_id = {mark} AND version = {mark}",
+            frame_rows(frame, list(frame.columns), "credit_limit", iso_dates=is_sqlite(session)),
+            "credit_limit",
+        )
+    if held != len(frame):
+        raise _moved(len(frame) - held, len(frame), "referred")
+
+
+def _moved(moved: int, decided: int, how: str) -> ChangedMeanwhile:
+    return ChangedMeanwhile(
+        f"{moved} of the {decided} limits {how} tonight were changed (their version moved) after they were "
+        "read: the decisions are not kept; run arbitration again on what is committed now"
+    )
 
 
 def create_review_tasks(session: Session, *, as_of: date) -> int:

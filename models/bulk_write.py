@@ -113,6 +113,24 @@ def staged_update(
     )
 
 
+def staged_count(
+    session: Session, table: str, frame: pd.DataFrame, key: str, *, only_where: str = "true"
+) -> int | None:
+    """The rows of ``table`` that match a row of ``frame`` on ``key`` and ``only_where`` (the
+    frame's columns are ``s.<name>``), counted in one join against a staged copy of ``frame``
+    (SQLite), or None when staging does not apply (see :func:`_stage`)."""
+    staged = _stage(session, frame, list(frame.columns), table)
+    if staged is None:
+        return None
+    raw, source = staged
+    sql = f"SELECT count(*) FROM {table} JOIN {source} AS s ON {table}.{key} = s.{key} AND ({only_where})"
+    try:
+        (count,) = raw.execute(sql).fetchone()
+    except Exception as exc:  # the DBAPI error type differs per driver
+        raise DatabaseError(f"bulk read of {table} failed: {exc}") from exc
+    return int(count)
+
+
 def _run(raw: Any, sql: str, table: str) -> int:
     """``sql`` run; the rows it changed."""
     try:
