@@ -16,15 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from arbitration import service as arbitration_service
 from config.settings import Settings
-from jobs.nightly import BATCH_GC_THRESHOLDS, GROUP_ATTEMPTS, NightContext, RunFailed, Step, run_night
+from jobs import steps
+from jobs.nightly import (
+    BATCH_GC_THRESHOLDS,
+    GROUP_ATTEMPTS,
+    STEP_PLAN,
+    NightContext,
+    RunFailed,
+    Step,
+    run_night,
+)
 from jobs.run_lock import RunLocked, run_lock
 from models.audit_log import AuditLog
+from models.base import Base
 from models.db import ChangedMeanwhile
 from models.run import Run, RunStep
+from tests.arbitration.portfolio import AS_OF, seed_portfolio
 
 DAY = date(2026, 11, 20)
 
@@ -247,3 +259,62 @@ def test_the_collector_runs_less_often_during_a_night_and_as_before_after(
         run_night(db_engine, settings, as_of=DAY, groups=groups)
     assert seen == [BATCH_GC_THRESHOLDS] != [before]
     assert gc.get_threshold() == before  # restored, even after a failed step
+
+
+def _decision_unit() -> list[list[Step]]:
+    """The night's real unit of work of decisions, eligibility and the outbox."""
+    plan = dict(entry for group in STEP_PLAN for entry in group)
+    return [[Step(name, getattr(steps, name), plan[name]) for name in ("arbitrate", "eligibility", "outbox")]]
+
+
+def _kept(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    queries = {
+        "decision": "SELECT limit_id, decision_type, previous_cents, proposed_cents, status FROM decision",
+        "credit_limit": "SELECT limit_id, granted_cents, status, version FROM credit_limit",
+        "notification": "SELECT policyholder_id, status FROM notification",
+        "eligibility": "SELECT d.limit_id, e.scheme, e.amount_cents FROM eligibility e "
+        "JOIN decision d ON d.decision_id = e.decision_id",
+    }
+    with Session(engine) as session:
+        return {name: sorted(tuple(r) for r in session.execute(text(sql))) for name, sql in queries.items()}
+
+
+def test_the_real_decisions_unit_run_again_after_an_arbiters_change_ends_as_a_night_after_it(
+    db_engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An arbiter changes a limit while the night evaluates the book: the decisions, their
+    eligibility and e-mails are rolled back and made again, ending exactly as a night that
+    began after the change (and the ledger says the unit ran twice)."""
+    change = "UPDATE credit_limit SET granted_cents = 8000000, version = version + 1 WHERE limit_id = 5"
+    evaluate = arbitration_service.evaluate_book
+    kept = {}
+    for when in ("during", "before"):
+        Base.metadata.drop_all(db_engine)
+        Base.metadata.create_all(db_engine)
+        with Session(db_engine) as session:
+            seed_portfolio(session)
+            if when == "before":
+                session.execute(text(change))
+            session.commit()
+        acted: list[bool] = []
+
+        def evaluate_then_an_arbiter_acts(
+            *args: Any, _when: str = when, _acted: list[bool] = acted, **kwargs: Any
+        ) -> Any:
+            result = evaluate(*args, **kwargs)
+            if _when == "during" and not _acted:  # once: the unit run again meets no change
+                _acted.append(True)
+                with Session(db_engine) as arbiter:
+                    arbiter.execute(text(change))
+                    arbiter.commit()
+            return result
+
+        monkeypatch.setattr(arbitration_service, "evaluate_book", evaluate_then_an_arbiter_acts)
+        result = run_night(db_engine, settings, as_of=AS_OF, groups=_decision_unit())
+        assert result.status == "succeeded"
+        assert result.counts["arbitrate"].get("attempts") == (2 if when == "during" else None)
+        kept[when] = _kept(db_engine)
+    assert kept["during"] == kept["before"]
+    decided = {row[0]: row[2] for row in kept["during"]["decision"]}
+    assert decided[5] == 8_000_000  # taken on the arbiter's amount
+    assert len(kept["during"]["notification"]) == 2  # one e-mail per policyholder, once
