@@ -124,20 +124,22 @@ def staged_count(
         return None
     raw, source = staged
     sql = f"SELECT count(*) FROM {table} JOIN {source} AS s ON {table}.{key} = s.{key} AND ({only_where})"
-    try:
-        (count,) = raw.execute(sql).fetchone()
-    except Exception as exc:  # the DBAPI error type differs per driver
-        raise DatabaseError(f"bulk read of {table} failed: {exc}") from exc
+    (count,) = _execute(raw, sql, f"bulk read of {table}").fetchone()
     return int(count)
 
 
 def _run(raw: Any, sql: str, table: str) -> int:
     """``sql`` run; the rows it changed."""
-    try:
-        changed: int = raw.execute(sql).rowcount
-    except Exception as exc:  # the DBAPI error type differs per driver
-        raise DatabaseError(f"bulk write into {table} failed: {exc}") from exc
+    changed: int = _execute(raw, sql, f"bulk write into {table}").rowcount
     return changed
+
+
+def _execute(raw: Any, sql: str, what: str) -> Any:
+    """The cursor of ``sql`` run on ``raw``; a failure named by ``what``."""
+    try:
+        return raw.execute(sql)
+    except Exception as exc:  # the DBAPI error type differs per driver
+        raise DatabaseError(f"{what} failed: {exc}") from exc
 
 
 def _stage(

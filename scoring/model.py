@@ -238,8 +238,6 @@ class VigieModel:
         charges about a second a GB the first time it is touched (3.5 s to score a million
         buyers, 1.0 s in slices; benchmarks/RESULTS.md)."""
         names = X[self.spec.names]
-        if len(names) <= PREDICT_ROWS:
-            return np.asarray(self.calibrated.predict_proba(names))
         return np.concatenate(
             [np.asarray(self.calibrated.predict_proba(names.iloc[part])) for part in row_slices(len(names))]
         )
