@@ -161,21 +161,21 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
     Each limit is written only if it is still at the version the decision was taken on
     (``rows["limit_version"]``): an arbiter's change committed since the limits were read (the
     evaluation of a first night takes 10-20 s) is never overwritten by a decision taken on what
-    it replaced. Such a limit raises :class:`models.db.ChangedMeanwhile`; the caller's unit of
-    work is rolled back and run again (the night does so)."""
+    it replaced. Referred decisions write nothing onto their limits but were taken on them as
+    read: their limits are held to those versions too. A limit that moved raises
+    :class:`models.db.ChangedMeanwhile`; the caller's unit of work is rolled back and run again
+    (the night does so)."""
+    status = rows["status"].to_numpy()
     # the six columns used, not the whole rows: their long texts (explanations, observed values)
     # cost 0.7 s to copy on a first night
     used = ["proposed_cents", "previous_cents", "effective_date", "created_at", "limit_id", "limit_version"]
-    applied = rows.loc[(rows["status"] == DecisionStatus.APPLIED.value).to_numpy(), used]
-    if applied.empty:
-        return 0
+    applied = rows.loc[status == DecisionStatus.APPLIED.value, used]
     amount = applied["proposed_cents"].to_numpy()
     previous = applied["previous_cents"].to_numpy()
-    status = np.where(amount > 0, "active", np.where(previous > 0, "cancelled", "refused"))
-    frame = pd.DataFrame(
+    written = pd.DataFrame(
         {
             "granted_cents": amount,
-            "status": status,
+            "status": np.where(amount > 0, "active", np.where(previous > 0, "cancelled", "refused")),
             "effective_date": applied["effective_date"].to_numpy(),
             # the array itself: as NumPy a zoned column became 517k Timestamps, one by one (1.3 s)
             "updated_at": applied["created_at"].array,
@@ -183,70 +183,54 @@ def apply_to_limits(session: Session, rows: pd.DataFrame) -> int:
             "version": applied["limit_version"].to_numpy(),
         }
     )
-    cleared = "requested_cents = NULL, request_type = NULL, request_date = NULL"
-    changed = None
-    if is_sqlite(session):
-        changed = staged_update(
-            session,
-            "credit_limit",
-            frame,
-            "limit_id",
-            "granted_cents = s.granted_cents, status = s.status, effective_date = s.effective_date, "
-            f"updated_at = s.updated_at, {cleared}, version = credit_limit.version + 1",
-            only_where="credit_limit.version = s.version",
-        )
-    if changed is None:
-        mark = placeholder(session)
-        changed = changed_by_each(
-            session,
-            f"UPDATE credit_limit SET granted_cents = {mark}, status = {mark}, effective_date = {mark}, "
-            f"updated_at = {mark}, {cleared}, version = version + 1 WHERE limit_id = {mark} AND version = {mark}",
-            frame_rows(frame, list(frame.columns), "credit_limit", iso_dates=is_sqlite(session)),
-            "credit_limit",
-        )
-    if changed != len(frame):
-        raise _moved(len(frame) - changed, len(frame), "applied")
-    _hold_referred(session, rows)
+    changed = _at_read_versions(
+        session,
+        written,
+        "requested_cents = NULL, request_type = NULL, request_date = NULL, version = credit_limit.version + 1",
+        "applied",
+    )
+    referred = rows.loc[status == DecisionStatus.REFERRED.value]
+    held = pd.DataFrame(
+        {"limit_id": referred["limit_id"].to_numpy(), "version": referred["limit_version"].to_numpy()}
+    )
+    _at_read_versions(session, held, None, "referred")
     return changed
 
 
-def _hold_referred(session: Session, rows: pd.DataFrame) -> None:
-    """Referred decisions write nothing onto their limits, but were taken on each limit as read:
-    one whose version moved since (an arbiter's change) raises :class:`ChangedMeanwhile` too.
-    SQLite: the limits counted at their versions in one join; this transaction holds the
-    database's write lock since the decisions' insert, so no other commit can come in between
-    until it ends. PostgreSQL (and a few rows): each limit held at its version by an update that
+def _at_read_versions(session: Session, frame: pd.DataFrame, also: str | None, how: str) -> int:
+    """Set each limit of ``frame`` (its columns but ``limit_id`` and ``version``, then ``also``)
+    where it is still at ``frame``'s version; raise :class:`ChangedMeanwhile` if any is not.
+    With nothing to set (``also`` None), the limits are only held to their versions: on SQLite
+    counted in one join (this transaction holds the database's write lock since the decisions'
+    insert: no other commit can come in between until it ends), elsewhere by an update that
     changes nothing but locks the row until the commit."""
-    referred = rows.loc[
-        (rows["status"] == DecisionStatus.REFERRED.value).to_numpy(), ["limit_id", "limit_version"]
-    ]
-    if referred.empty:
-        return
-    frame = pd.DataFrame(
-        {"limit_id": referred["limit_id"].to_numpy(), "version": referred["limit_version"].to_numpy()}
-    )
-    held = None
+    if frame.empty:
+        return 0
+    names = [name for name in frame.columns if name not in ("limit_id", "version")]
+    done = None
     if is_sqlite(session):
-        held = staged_count(
-            session, "credit_limit", frame, "limit_id", only_where="credit_limit.version = s.version"
-        )
-    if held is None:
+        version = "credit_limit.version = s.version"
+        if also is None:
+            done = staged_count(session, "credit_limit", frame, "limit_id", only_where=version)
+        else:
+            assignments = ", ".join([f"{name} = s.{name}" for name in names] + [also])
+            done = staged_update(session, "credit_limit", frame, "limit_id", assignments, only_where=version)
+    if done is None:
         mark = placeholder(session)
-        held = changed_by_each(
+        assignments = ", ".join([f"{name} = {mark}" for name in names] + [also or "version = version"])
+        done = changed_by_each(
             session,
-            f"UPDATE credit_limit SET version = version WHERE limit_id = {mark} AND version = {mark}",
-            frame_rows(frame, list(frame.columns), "credit_limit", iso_dates=is_sqlite(session)),
+            f"UPDATE credit_limit SET {assignments} WHERE limit_id = {mark} AND version = {mark}",
+            frame_rows(frame, [*names, "limit_id", "version"], "credit_limit", iso_dates=is_sqlite(session)),
             "credit_limit",
         )
-    if held != len(frame):
-        raise _moved(len(frame) - held, len(frame), "referred")
-
-
-def _moved(moved: int, decided: int, how: str) -> ChangedMeanwhile:
-    return ChangedMeanwhile(
-        f"{moved} of the {decided} limits {how} tonight were changed (their version moved) after they were "
-        "read: the decisions are not kept; run arbitration again on what is committed now"
-    )
+    if done != len(frame):
+        raise ChangedMeanwhile(
+            f"{len(frame) - done} of the {len(frame)} limits {how} tonight were changed (their version "
+            "moved) after they were read: the decisions are not kept; run arbitration again on what is "
+            "committed now"
+        )
+    return done
 
 
 def create_review_tasks(session: Session, *, as_of: date) -> int:
