@@ -105,12 +105,16 @@ for _low, _high, _letter in _NAF_SECTIONS:
 
 
 def naf_section(divisions: pd.Series) -> pd.Series:
-    """NAF section letter of each two-digit division (``unknown`` when not a known division)."""
-    number = pd.to_numeric(divisions, errors="coerce").to_numpy(dtype=float)
+    """NAF section letter of each two-digit division (``unknown`` when not a known division).
+
+    Worked out once per distinct division (a hundred at most), then spread to the rows by
+    their codes: parsing a million division strings as numbers took 0.4 s of a night."""
+    codes, distinct = pd.factorize(divisions)
+    number = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").to_numpy(dtype=float)
     valid = ~np.isnan(number) & (number >= 0) & (number <= 99)
     index = np.where(valid, np.nan_to_num(number), 0).astype(np.int64)
-    letters = np.where(valid, _SECTION_OF_DIVISION[index], UNKNOWN)
-    return pd.Series(letters, index=divisions.index, dtype=object)
+    letters = np.append(np.where(valid, _SECTION_OF_DIVISION[index], UNKNOWN), UNKNOWN).astype(object)
+    return pd.Series(letters[codes], index=divisions.index, dtype=object)  # code -1 (missing): the last
 
 
 def _align(part: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -125,13 +129,21 @@ def _align(part: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         {"key": pl.Series(pa.array(part.index, from_pandas=True)), "row": np.arange(len(part))}
     )
     wanted = pl.DataFrame({"key": pl.Series(pa.array(index, from_pandas=True))})
+    if known["key"].n_unique() < len(known):  # polars counts distinct keys in a tenth of pandas' time
+        return part.reindex(index)  # duplicated keys: pandas says so in its own words
     joined = wanted.join(known, on="key", how="left", maintain_order="left")
     rows = joined["row"].fill_null(-1).to_numpy()
-    if len(rows) != len(index) or not part.index.is_unique:
-        return part.reindex(index)  # duplicated keys: pandas says so in its own words
     missing = rows < 0
     taken = part.iloc[np.where(missing, 0, rows)].set_axis(index)
     return taken.mask(pd.Series(missing, index=index)) if missing.any() else taken
+
+
+def _last_per_key(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``frame.drop_duplicates(key, keep="last")``, the frame itself when no key repeats (the
+    usual case, told by polars' count of distinct keys in a fifth of pandas' hashing time)."""
+    if pl.Series(pa.array(frame[key], from_pandas=True)).n_unique() == len(frame):
+        return frame
+    return frame.drop_duplicates(key, keep="last")
 
 
 def _ratio(num: pd.Series, den: pd.Series, low: float, high: float) -> pd.Series:
@@ -160,13 +172,15 @@ def _last_two_per_key(keys: pd.Series, dates: pd.Series) -> tuple[np.ndarray, np
 
 
 def _financial_features(financials: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    fin = financials.copy()
-    fin["filed_date"] = _dates(fin["filed_date"])
-    fin["fiscal_year_end"] = _dates(fin["fiscal_year_end"])
-    known = fin[fin["filed_date"].notna() & (fin["filed_date"] <= _ts(as_of))].reset_index(drop=True)
-    last, before_last = _last_two_per_key(known["buyer_id"], known["fiscal_year_end"])
-    latest = known.take(last).set_index("buyer_id")
-    previous = known.take(before_last).set_index("buyer_id")
+    # positions of the accounts filed by as_of, then of each buyer's last two among them: only
+    # those rows are taken from the input (a copy of two million accounts took 0.5 s)
+    filed = _dates(financials["filed_date"]).to_numpy()
+    known = np.flatnonzero(~np.isnat(filed) & (filed <= np.datetime64(_ts(as_of))))
+    year_end = _dates(financials["fiscal_year_end"].take(known))
+    last, before_last = _last_two_per_key(financials["buyer_id"].take(known), year_end)
+    latest = financials.take(known[last]).set_index("buyer_id")
+    latest["fiscal_year_end"] = year_end.to_numpy()[last]
+    previous = financials.take(known[before_last]).set_index("buyer_id")
     amounts = [
         "revenue_cents",
         "equity_cents",
@@ -224,7 +238,7 @@ def _legal_features(events: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 
 def _payment_features(payments: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    pay = payments[_dates(payments["as_of"]) == _ts(as_of)].drop_duplicates("buyer_id", keep="last")
+    pay = _last_per_key(payments[(_dates(payments["as_of"]) == _ts(as_of)).to_numpy()], "buyer_id")
     pay = pay.set_index("buyer_id")
     out = pay[
         [
@@ -245,15 +259,15 @@ def _country_features(buyers: pd.DataFrame, grades: pd.DataFrame, as_of: date) -
     gr["valid_from"] = _dates(gr["valid_from"])
     gr = gr[gr["valid_from"] <= _ts(as_of)].sort_values(["country", "valid_from"])
     current = gr.drop_duplicates("country", keep="last").set_index("country")["category"]
-    known = buyers["country"].isin(current.index)
-    category = pd.to_numeric(buyers["country"].map(current), errors="coerce")
-    return pd.DataFrame(
-        {
-            "oecd_category": category.astype("float64"),
-            "oecd_not_classified": (known & category.isna()).astype("float64").where(known),
-        },
-        index=buyers.index,
-    )
+    # looked up once per distinct country, then spread by the codes (-1, no country: the last)
+    codes, countries = pd.factorize(buyers["country"])
+    named = pd.Series(countries, dtype=object)
+    known = np.append(named.isin(current.index).to_numpy(), False)[codes]
+    category = np.append(
+        pd.to_numeric(named.map(current), errors="coerce").to_numpy(dtype="float64"), np.nan
+    )[codes]
+    unclassified = np.where(known, (known & np.isnan(category)).astype("float64"), np.nan)
+    return pd.DataFrame({"oecd_category": category, "oecd_not_classified": unclassified}, index=buyers.index)
 
 
 def build_features(
@@ -269,10 +283,11 @@ def build_features(
     :data:`EXTRA_COLUMNS`. Rows known after ``as_of`` in any input are ignored, so adding
     future rows never changes the result. Inputs are never modified."""
     as_of_ts = _ts(as_of)
-    b = buyers.drop_duplicates("buyer_id", keep="last").set_index("buyer_id")
+    b = _last_per_key(buyers, "buyer_id").set_index("buyer_id")
     created = _dates(b["creation_date"])
-    b = b[created.isna() | (created <= as_of_ts)]
-    created = created.reindex(b.index)
+    born = (created.isna() | (created <= as_of_ts)).to_numpy()  # an array: no alignment of ids
+    if not born.all():
+        b, created = b[born], created[born]
     out = pd.DataFrame(index=b.index)
     fin = _align(_financial_features(financials, as_of), b.index)
     legal = _align(_legal_features(legal_events, as_of), b.index)

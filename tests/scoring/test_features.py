@@ -171,6 +171,37 @@ def test_old_company_without_accounts_has_late_accounts_and_unclassified_country
     assert row["size_category"] == "unknown"
 
 
+def test_country_grades_per_buyer_and_the_last_of_repeated_rows(frames):
+    """The country features of each case (graded, graded 0, not classified, not in the OECD
+    list, no country), and a buyer or payment row given twice: the last one counts."""
+    buyers = frames["buyer"].head(5).assign(country=["DE", "FR", "KP", "ZZ", None])
+    ids = buyers["buyer_id"].tolist()
+    grades = pd.DataFrame(
+        {
+            "country": ["DE", "FR", "KP", "DE"],
+            "valid_from": [date(2000, 1, 1)] * 3 + [date(2027, 1, 1)],  # DE's 2027 grade: unseen
+            "category": [3.0, 0.0, None, 7.0],
+        }
+    )
+    earlier = buyers.iloc[[1]].assign(naf_code="10.11Z")  # given before the row that counts
+    payments = frames["payment_aggregate"]
+    payments = payments[~((payments["buyer_id"] == ids[0]) & (payments["as_of"] == AS_OF))]
+    twice = pd.concat([payments[payments["buyer_id"] == ids[0]].tail(1)] * 2, ignore_index=True)
+    twice = twice.assign(as_of=AS_OF, days_beyond_terms=[999.0, 5.0])
+    given = {
+        **frames,
+        "buyer": pd.concat([earlier, buyers], ignore_index=True),
+        "country_grade": grades,
+        "payment_aggregate": pd.concat([payments, twice], ignore_index=True),
+    }
+    features = _build(given)
+    assert len(features) == 5 and features.index.tolist() == ids
+    np.testing.assert_array_equal(features["oecd_category"], [3.0, 0.0, np.nan, np.nan, np.nan])
+    np.testing.assert_array_equal(features["oecd_not_classified"], [0.0, 0.0, 1.0, np.nan, np.nan])
+    assert features.loc[ids[1], "naf_section"] == _build(frames).loc[ids[1], "naf_section"] != "C"
+    assert features.loc[ids[0], "days_beyond_terms"] == 5.0
+
+
 def test_naf_sections_follow_insee_division_ranges():
     got = naf_section(pd.Series(["01", "10", "33", "35", "47", "99", "00", None], dtype=object))
     assert got.tolist() == ["A", "C", "C", "D", "G", "U", "unknown", "unknown"]
