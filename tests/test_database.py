@@ -70,6 +70,15 @@ def test_an_unwritable_work_directory_is_named(tmp_path: Path) -> None:
         make_engine(f"sqlite:///{blocker}/sub/vigie.db")
 
 
+def test_sqlite_connections_wait_write_ahead_and_sort_in_two_threads(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    with engine.connect() as connection:
+        pragma = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in
+                  ("journal_mode", "busy_timeout", "threads", "foreign_keys")}  # fmt: skip
+    engine.dispose()
+    assert pragma == {"journal_mode": "wal", "busy_timeout": 30000, "threads": 2, "foreign_keys": 1}
+
+
 def test_bulk_upsert_inserts_then_updates_by_key(session) -> None:  # type: ignore[no-untyped-def]
     frame = pd.DataFrame(
         {
