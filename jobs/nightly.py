@@ -16,7 +16,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NoReturn
@@ -29,6 +29,7 @@ from jobs.ledger import finish_run, open_run, record_step
 from jobs.run_lock import run_lock
 from models import scratch
 from models.bulk_read import reads_ahead, start_reader
+from models.checkpoint import Checkpointer, checkpoints
 from models.db import ChangedMeanwhile, session_factory
 
 log = logging.getLogger("vigie.nightly")
@@ -141,6 +142,7 @@ def run_night(
         batch_collector(),
         reads_ahead(),
         run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"),
+        checkpoints(engine) as checkpointer,
     ):
         with sessions.begin() as session:
             state = open_run(session, business_date=as_of)
@@ -168,6 +170,7 @@ def run_night(
                         progress=progress,
                         handed=handed,
                         attempt=attempt,
+                        checkpointer=checkpointer,
                     )
                     break
                 except ChangedMeanwhile as exc:  # rolled back: run again from the database,
@@ -199,36 +202,41 @@ def _run_group(
     progress: Callable[[str, str], None] | None,
     handed: dict[str, Any],
     attempt: int,
+    checkpointer: Checkpointer | None = None,
 ) -> None:
     """Run ``group`` in one transaction with the ledger rows of its steps. Raises
     :class:`ChangedMeanwhile` (rolled back) for the caller to run it again, but on the last
-    of :data:`GROUP_ATTEMPTS`, and :class:`RunFailed` (the run marked failed) on any error."""
+    of :data:`GROUP_ATTEMPTS`, and :class:`RunFailed` (the run marked failed) on any error.
+    With a ``checkpointer`` (SQLite), the commit leaves the copy of the log into the database
+    file to its thread (see :mod:`models.checkpoint`)."""
     session = sessions()
     current = group[0]
     done: list[tuple[Step, dict[str, Any]]] = []
+    deferred = checkpointer.deferred(session) if checkpointer is not None else nullcontext()
     try:
-        for offset, step in enumerate(group):
-            current = step
-            if progress:
-                progress(step.name, step.description)
-            started = time.perf_counter()
-            context = NightContext(
-                session, sessions, settings, as_of, state_run_id, handed, tuple(s.name for s in group)
-            )
-            counts = step.run(context)
-            if attempt > 1:
-                counts = {**counts, "attempts": attempt}  # in the ledger: the unit was run again
-            record_step(
-                session,
-                run_id=state_run_id,
-                name=step.name,
-                ordinal=first_ordinal + offset,
-                status="succeeded",
-                seconds=time.perf_counter() - started,
-                counts=counts,
-            )
-            done.append((step, counts))
-        session.commit()
+        with deferred:
+            for offset, step in enumerate(group):
+                current = step
+                if progress:
+                    progress(step.name, step.description)
+                started = time.perf_counter()
+                context = NightContext(
+                    session, sessions, settings, as_of, state_run_id, handed, tuple(s.name for s in group)
+                )
+                counts = step.run(context)
+                if attempt > 1:
+                    counts = {**counts, "attempts": attempt}  # in the ledger: the unit was run again
+                record_step(
+                    session,
+                    run_id=state_run_id,
+                    name=step.name,
+                    ordinal=first_ordinal + offset,
+                    status="succeeded",
+                    seconds=time.perf_counter() - started,
+                    counts=counts,
+                )
+                done.append((step, counts))
+            session.commit()
     except ChangedMeanwhile as exc:
         session.rollback()
         if attempt < GROUP_ATTEMPTS:
@@ -239,6 +247,8 @@ def _run_group(
         _fail(sessions, group, current, state_run_id, first_ordinal, exc)
     finally:
         session.close()
+    if checkpointer is not None:
+        checkpointer.start()  # committed: the log is copied beside the next steps
     for step, counts in done:  # only once committed: a unit run again is reported once
         result.counts[step.name] = counts
         result.steps_run.append(step.name)
