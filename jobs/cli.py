@@ -12,7 +12,7 @@ import scipy.special  # noqa: F401
 import typer
 
 from jobs import cli_admin, cli_ingest, cli_model, cli_ops, cli_report, cli_rules
-from jobs.cli_support import EXIT_CODES_HELP, STATE, console, run_app
+from jobs.cli_support import EXIT_CODES_HELP, STATE, console, end_of_process, run_app
 from models.db import check_ready, upgrade
 
 app = typer.Typer(
@@ -68,7 +68,10 @@ for module in (cli_ops, cli_ingest, cli_model, cli_rules, cli_report, cli_admin)
 
 def main() -> None:
     """Console-script entry point."""
-    run_app(app)
+    try:
+        run_app(app)
+    finally:
+        end_of_process()
 
 
 if __name__ == "__main__":

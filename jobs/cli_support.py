@@ -10,6 +10,7 @@ Exit codes (documented in ``vigie --help``):
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -83,6 +84,12 @@ class AppState:
         check_ready(self.engine)
         return self.sessions
 
+    def close(self) -> None:
+        """Close the database connections of this invocation, if it opened any."""
+        engine = self.__dict__.get("engine")
+        if engine is not None:
+            engine.dispose()
+
 
 STATE = AppState()
 
@@ -109,6 +116,17 @@ def exit_code_for(exc: BaseException) -> int | None:
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise CliError(message, code)
+
+
+def end_of_process() -> None:
+    """What the command line does as its process ends, whatever the exit code: close the
+    database connections (SQLite copies its write-ahead log into the file as the last one
+    closes), then freeze the heap (``gc.freeze``), so that the interpreter's own garbage
+    collections on the way out skip it: after a night they walked some 450,000 objects several
+    times, 1.2-1.5 s of the command's time on this kind of machine. The operating system frees
+    the memory either way; nothing else is left undone (atexit handlers still run)."""
+    STATE.close()
+    gc.freeze()
 
 
 def run_app(app: Callable[..., object], argv: list[str] | None = None) -> NoReturn:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import load_settings
+from jobs.cli_support import AppState
+
 COMMANDS = [
     "demo",
     "db",
@@ -111,3 +114,30 @@ def test_scipy_loads_before_the_heavy_libraries_so_the_model_loader_scans_little
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     scipy_at, pandas_at, sqlalchemy_at = (int(v) for v in found.stdout.split())
     assert scipy_at < pandas_at and scipy_at < sqlalchemy_at
+
+
+def test_the_command_freezes_the_heap_as_its_process_ends(tmp_path: Path) -> None:
+    # the interpreter's last garbage collections then skip the heap (1.2-1.5 s after a night)
+    probe = (
+        "import atexit, gc, sys; atexit.register(lambda: print('frozen', gc.get_freeze_count())); "
+        "sys.argv = ['vigie', 'db', 'upgrade']; from jobs.cli import main; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | {
+        "VIGIE_WORKDIR": str(tmp_path)
+    }
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split("frozen")[-1]) > 10_000
+
+
+def test_closing_the_state_closes_its_database_and_opens_none(tmp_path: Path) -> None:
+    state = AppState()
+    state.use_settings(load_settings(workdir=tmp_path))
+    state.close()
+    assert "engine" not in state.__dict__  # none made just to be closed
+    with state.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    log = tmp_path / "vigie.db-wal"
+    assert log.exists()
+    state.close()
+    assert not log.exists()  # the last connection closed: SQLite copied its log and removed it
