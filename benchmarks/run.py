@@ -181,7 +181,7 @@ def vigie_command(explicit: str | None) -> list[str]:
     found = shutil.which("vigie")
     if found:
         return [found]
-    return [sys.executable, "-c", "from jobs.cli import main; main()"]
+    return [sys.executable, "-c", "from jobs.launcher import main; main()"]
 
 
 def run_stage(

@@ -141,3 +141,20 @@ def test_closing_the_state_closes_its_database_and_opens_none(tmp_path: Path) ->
     assert log.exists()
     state.close()
     assert not log.exists()  # the last connection closed: SQLite copied its log and removed it
+
+
+def test_the_console_script_imports_the_command_line_with_the_collector_paused() -> None:
+    # every collection that starts while jobs.cli is half imported (no main yet) is recorded
+    probe = (
+        "import gc, sys; during = []\n"
+        "def seen(phase, info):\n"
+        "    cli = sys.modules.get('jobs.cli')\n"
+        "    if phase == 'start' and cli is not None and not hasattr(cli, 'main'): during.append(info)\n"
+        "gc.callbacks.append(seen)\n"
+        "sys.argv = ['vigie', '--help']\n"
+        "from jobs.launcher import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    print('exit', exc.code, 'collections', len(during), gc.isenabled())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split()[-5:] == ["exit", "0", "collections", "0", "True"], done.stdout[-300:]
+    assert "Usage: vigie" in done.stdout
