@@ -16,7 +16,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NoReturn
@@ -212,31 +212,31 @@ def _run_group(
     session = sessions()
     current = group[0]
     done: list[tuple[Step, dict[str, Any]]] = []
-    deferred = checkpointer.deferred(session) if checkpointer is not None else nullcontext()
     try:
-        with deferred:
-            for offset, step in enumerate(group):
-                current = step
-                if progress:
-                    progress(step.name, step.description)
-                started = time.perf_counter()
-                context = NightContext(
-                    session, sessions, settings, as_of, state_run_id, handed, tuple(s.name for s in group)
-                )
-                counts = step.run(context)
-                if attempt > 1:
-                    counts = {**counts, "attempts": attempt}  # in the ledger: the unit was run again
-                record_step(
-                    session,
-                    run_id=state_run_id,
-                    name=step.name,
-                    ordinal=first_ordinal + offset,
-                    status="succeeded",
-                    seconds=time.perf_counter() - started,
-                    counts=counts,
-                )
-                done.append((step, counts))
-            session.commit()
+        if checkpointer is not None:
+            checkpointer.defer(session)
+        for offset, step in enumerate(group):
+            current = step
+            if progress:
+                progress(step.name, step.description)
+            started = time.perf_counter()
+            context = NightContext(
+                session, sessions, settings, as_of, state_run_id, handed, tuple(s.name for s in group)
+            )
+            counts = step.run(context)
+            if attempt > 1:
+                counts = {**counts, "attempts": attempt}  # in the ledger: the unit was run again
+            record_step(
+                session,
+                run_id=state_run_id,
+                name=step.name,
+                ordinal=first_ordinal + offset,
+                status="succeeded",
+                seconds=time.perf_counter() - started,
+                counts=counts,
+            )
+            done.append((step, counts))
+        session.commit()
     except ChangedMeanwhile as exc:
         session.rollback()
         if attempt < GROUP_ATTEMPTS:

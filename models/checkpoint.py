@@ -19,8 +19,9 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
@@ -28,16 +29,20 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger("vigie.checkpoint")
 
+_BEFORE_KEY = "vigie_autocheckpoint"
+"""A connection's own ``wal_autocheckpoint`` while a unit of work defers it, in the pool
+record's info (put back by :func:`restore_autocheckpoint` as the connection returns)."""
+
 
 class Checkpointer:
-    """Defers the checkpoints of a unit of work's commit (:meth:`deferred`) and runs them in a
+    """Defers the checkpoints of a unit of work's commit (:meth:`defer`) and runs them in a
     thread afterwards (:meth:`start`), one at a time; :meth:`wait` before relying on the
     database file itself (the night waits before it ends)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._thread: threading.Thread | None = None
-        self._problem: str | None = None
+        self._problem: BaseException | None = None
 
     @classmethod
     def for_engine(cls, engine: Engine) -> Checkpointer | None:
@@ -52,20 +57,18 @@ class Checkpointer:
             return None
         return cls(Path(database))
 
-    @contextmanager
-    def deferred(self, session: Session) -> Iterator[None]:
-        """No checkpoint in the commits of ``session``'s connection within the block (SQLite's
-        ``wal_autocheckpoint`` set to 0, then put back as it was)."""
-        raw = session.connection().connection.dbapi_connection
+    def defer(self, session: Session) -> None:
+        """No checkpoint in the commits of ``session``'s connection until it returns to the
+        pool: SQLite's ``wal_autocheckpoint`` set to 0, put back by the pool's ``checkin``
+        hook (:func:`restore_autocheckpoint`), after the commit and before anyone else gets
+        the connection (a session gives its connection back as it commits)."""
+        proxied = session.connection().connection
+        raw = proxied.dbapi_connection
         if raw is None:
             raise RuntimeError("expected the session's DBAPI connection, found none")
-        (before,) = raw.execute("PRAGMA wal_autocheckpoint").fetchone()
+        if _BEFORE_KEY not in proxied.info:
+            (proxied.info[_BEFORE_KEY],) = raw.execute("PRAGMA wal_autocheckpoint").fetchone()
         raw.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            yield
-        finally:
-            with suppress(sqlite3.ProgrammingError):  # closed by the error in flight: nothing to put back
-                raw.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
 
     def start(self) -> None:
         """Copy the log into the database file in a thread, once the previous copy is done."""
@@ -80,22 +83,33 @@ class Checkpointer:
                 sqlite3.connect(f"file:{quote(str(self.path))}?mode=rw", uri=True, timeout=30)
             ) as db:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as exc:
-            self._problem = str(exc)
+        except BaseException as exc:  # handed to wait(), in the night's own thread
+            self._problem = exc
 
     def wait(self) -> None:
-        """Until the copy under way, if any, is done."""
+        """Until the copy under way, if any, is done. A copy the database refused is a warning
+        (nothing is lost); any other failure is raised here, not hidden in the thread."""
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._problem is not None:
+        problem, self._problem = self._problem, None
+        if isinstance(problem, sqlite3.Error):
             log.warning(
                 "the write-ahead log of %s was not copied into the database file now (%s); nothing is "
                 "lost: the committed rows stay in the log until a later commit copies them",
                 self.path,
-                self._problem,
+                problem,
             )
-            self._problem = None
+        elif problem is not None:
+            raise problem
+
+
+def restore_autocheckpoint(dbapi_connection: Any, record: Any) -> None:
+    """Pool ``checkin`` hook: the connection's own ``wal_autocheckpoint`` back, if a unit of
+    work deferred it (:meth:`Checkpointer.defer`)."""
+    before = record.info.pop(_BEFORE_KEY, None)
+    if before is not None and dbapi_connection is not None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
 
 
 @contextmanager

@@ -50,7 +50,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # temporary files (which the OS caches): with temp_store=MEMORY that GROUP BY of 2.7M limits
     # took 6.9-7.2 s instead of 4.4-5.1 s on the same book.
     cursor.execute("PRAGMA cache_size=-262144")
-    # sorts of SQLite's own (an index built, a big ORDER BY) may use a second thread: the five
+    # sorts of SQLite's own (an index built, a big ORDER BY) may use two helper threads: the five
     # indexes of a first night's 516k decisions built in 2.11-2.20 s instead of 2.53-2.56 s
     cursor.execute("PRAGMA threads=2")
     cursor.close()
@@ -71,9 +71,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     engine = create_engine(url, echo=echo, future=True)
     if engine.dialect.name == "sqlite":
         from models.bulk_write import detach_stages
+        from models.checkpoint import restore_autocheckpoint
 
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "checkin", detach_stages)
+        event.listen(engine, "checkin", restore_autocheckpoint)
     return engine
 
 

@@ -176,7 +176,7 @@ def _financial_features(financials: pd.DataFrame, as_of: date) -> pd.DataFrame:
     # those rows are taken from the input (a copy of two million accounts took 0.5 s)
     filed = _dates(financials["filed_date"]).to_numpy()
     known = np.flatnonzero(~np.isnat(filed) & (filed <= np.datetime64(_ts(as_of))))
-    year_end = _dates(financials["fiscal_year_end"].take(known))
+    year_end = _dates(financials["fiscal_year_end"]).take(known)  # parsed whole: one format guess
     last, before_last = _last_two_per_key(financials["buyer_id"].take(known), year_end)
     latest = financials.take(known[last]).set_index("buyer_id")
     latest["fiscal_year_end"] = year_end.to_numpy()[last]
@@ -259,13 +259,12 @@ def _country_features(buyers: pd.DataFrame, grades: pd.DataFrame, as_of: date) -
     gr["valid_from"] = _dates(gr["valid_from"])
     gr = gr[gr["valid_from"] <= _ts(as_of)].sort_values(["country", "valid_from"])
     current = gr.drop_duplicates("country", keep="last").set_index("country")["category"]
-    # looked up once per distinct country, then spread by the codes (-1, no country: the last)
+    # looked up once per distinct country, then spread by the codes (-1, no country: the
+    # missing value added last, looked up as the rows' own missing values were)
     codes, countries = pd.factorize(buyers["country"])
-    named = pd.Series(countries, dtype=object)
-    known = np.append(named.isin(current.index).to_numpy(), False)[codes]
-    category = np.append(
-        pd.to_numeric(named.map(current), errors="coerce").to_numpy(dtype="float64"), np.nan
-    )[codes]
+    named = pd.Series(np.append(np.asarray(countries, dtype=object), np.nan), dtype=object)
+    known = named.isin(current.index).to_numpy()[codes]
+    category = pd.to_numeric(named.map(current), errors="coerce").to_numpy(dtype="float64")[codes]
     unclassified = np.where(known, (known & np.isnan(category)).astype("float64"), np.nan)
     return pd.DataFrame({"oecd_category": category, "oecd_not_classified": unclassified}, index=buyers.index)
 
