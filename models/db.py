@@ -7,6 +7,7 @@ goes through :func:`bulk_insert` / :func:`bulk_upsert`; the ORM is for small tra
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -56,6 +57,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Every engine made here and still alive, for :func:`dispose_engines`."""
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine made by :func:`make_engine` and still
+    alive: a process ending closes them itself (SQLite copies its write-ahead log into the
+    file and removes it as the last one closes) even when they sit in reference cycles that
+    its last garbage collections will not walk (see :func:`jobs.cli_support.end_of_process`)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; for a SQLite file, create its folder and set WAL + busy timeout so a
     second process (the admin server, a second scheduler) waits instead of failing."""
@@ -69,6 +83,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                 "set VIGIE_WORKDIR to a writable folder"
             ) from None
     engine = create_engine(url, echo=echo, future=True)
+    _ENGINES.add(engine)
     if engine.dialect.name == "sqlite":
         from models.bulk_write import detach_stages
         from models.checkpoint import restore_autocheckpoint

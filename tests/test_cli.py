@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import load_settings
-from jobs.cli_support import AppState
+from models.db import dispose_engines, make_engine
 
 COMMANDS = [
     "demo",
@@ -130,17 +129,15 @@ def test_the_command_freezes_the_heap_as_its_process_ends(tmp_path: Path) -> Non
     assert int(done.stdout.split("frozen")[-1]) > 10_000
 
 
-def test_closing_the_state_closes_its_database_and_opens_none(tmp_path: Path) -> None:
-    state = AppState()
-    state.use_settings(load_settings(workdir=tmp_path))
-    state.close()
-    assert "engine" not in state.__dict__  # none made just to be closed
-    with state.engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-    log = tmp_path / "vigie.db-wal"
-    assert log.exists()
-    state.close()
-    assert not log.exists()  # the last connection closed: SQLite copied its log and removed it
+def test_the_connections_of_every_live_engine_are_closed_as_the_process_ends(tmp_path: Path) -> None:
+    engines = [make_engine(f"sqlite:///{tmp_path / name}") for name in ("a.db", "b.db")]
+    for engine in engines:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    logs = [tmp_path / "a.db-wal", tmp_path / "b.db-wal"]
+    assert all(log.exists() for log in logs)
+    dispose_engines()
+    assert not any(log.exists() for log in logs)  # closed: SQLite copied each log and removed it
 
 
 def test_the_console_script_imports_the_command_line_with_the_collector_paused() -> None:
