@@ -46,7 +46,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models import scratch
-from models.db import DatabaseError, read_frame
+from models.db import DatabaseError, read_frame, sqlite_file
 
 log = logging.getLogger("vigie.bulk_read")
 
@@ -285,13 +285,11 @@ def _committed_sqlite_file(session: Session) -> Path | None:
         return None
     session.flush()
     connection = session.connection()
-    database = connection.engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
+    path = sqlite_file(connection.engine)
     # the stdlib driver opens a transaction only before a write: one open means pending writes
-    if getattr(connection.connection.dbapi_connection, "in_transaction", True):
+    if path is None or getattr(connection.connection.dbapi_connection, "in_transaction", True):
         return None
-    return Path(database).resolve()
+    return path
 
 
 def _inline(session: Session, sql: str, params: dict[str, Any]) -> str:

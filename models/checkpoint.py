@@ -27,6 +27,8 @@ from urllib.parse import quote
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from models.db import DatabaseError, sqlite_file
+
 log = logging.getLogger("vigie.checkpoint")
 
 _BEFORE_KEY = "vigie_autocheckpoint"
@@ -47,15 +49,8 @@ class Checkpointer:
     @classmethod
     def for_engine(cls, engine: Engine) -> Checkpointer | None:
         """One for a SQLite file's engine; None for PostgreSQL or an in-memory database."""
-        database = engine.url.database
-        if (
-            engine.dialect.name != "sqlite"
-            or not database
-            or database == ":memory:"
-            or database.startswith("file:")
-        ):
-            return None
-        return cls(Path(database))
+        path = sqlite_file(engine)
+        return None if path is None else cls(path)
 
     def defer(self, session: Session) -> None:
         """No checkpoint in the commits of ``session``'s connection until it returns to the
@@ -65,7 +60,7 @@ class Checkpointer:
         proxied = session.connection().connection
         raw = proxied.dbapi_connection
         if raw is None:
-            raise RuntimeError("expected the session's DBAPI connection, found none")
+            raise DatabaseError("the session has no live database connection")
         if _BEFORE_KEY not in proxied.info:
             (proxied.info[_BEFORE_KEY],) = raw.execute("PRAGMA wal_autocheckpoint").fetchone()
         raw.execute("PRAGMA wal_autocheckpoint=0")

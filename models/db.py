@@ -70,6 +70,20 @@ def dispose_engines() -> None:
         engine.dispose()
 
 
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file holding a SQLite engine's database, or None: PostgreSQL, an in-memory database,
+    or a ``file:`` URI (whose file is not the URL's path)."""
+    database = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+    ):
+        return None
+    return Path(database).resolve()
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; for a SQLite file, create its folder and set WAL + busy timeout so a
     second process (the admin server, a second scheduler) waits instead of failing."""

@@ -237,9 +237,9 @@ class VigieModel:
         million buyers' design matrix at once is 800 MB of fresh memory, which this machine
         charges about a second a GB the first time it is touched (3.5 s to score a million
         buyers, 1.0 s in slices; benchmarks/RESULTS.md)."""
-        names = X[self.spec.names]
+        inputs = X[self.spec.names]
         return np.concatenate(
-            [np.asarray(self.calibrated.predict_proba(names.iloc[part])) for part in row_slices(len(names))]
+            [np.asarray(self.calibrated.predict_proba(inputs.iloc[part])) for part in row_slices(len(inputs))]
         )
 
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
