@@ -9,21 +9,21 @@ work does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from arbitration.batch import evaluate_book, without_limits
-from arbitration.handover import HAND_OVER_FROM, TONIGHT_COLUMNS, DecidedTonight
+from arbitration.handover import HAND_OVER_FROM, DecidedTonight
 from arbitration.inputs import read_tables
-from arbitration.joins import KeyIndex
 from arbitration.params import load_params
 from arbitration.rules import load_rule_set
+from arbitration.tonight import decided_tonight, ids_given, ids_of, next_ids, values_where
 from config.settings import Settings
 from models.base import utcnow
 from models.bulk_read import read_bulk
@@ -106,13 +106,6 @@ class ArbitrationSummary:
         return data
 
 
-def _where(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` where ``mask``, None elsewhere (an object column the DBAPI writes as NULL)."""
-    out = np.full(len(mask), None, dtype=object)
-    out[mask] = np.asarray(values, dtype=object)[mask]
-    return out
-
-
 def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, version: str) -> pd.DataFrame:
     """The evaluated rows that get a decision, shaped as ``decision`` table rows. Text columns
     are taken as their arrays (Arrow text stays Arrow: through NumPy objects and back, the
@@ -131,11 +124,11 @@ def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, ver
             "policyholder_id": decided["policyholder_id"].array,
             "decision_type": decided["decision_type"].to_numpy(),
             "reason_code": decided["reason_code"].to_numpy(),
-            "reason_rule": _where(rule_ids != "", rule_ids),
+            "reason_rule": values_where(rule_ids != "", rule_ids),
             "previous_cents": decided["previous_cents"].to_numpy(),
             "requested_cents": decided["requested_cents"].array,
             "proposed_cents": proposed,
-            "final_cents": _where(applied, proposed),
+            "final_cents": values_where(applied, proposed),
             "status": np.where(applied, DecisionStatus.APPLIED.value, DecisionStatus.REFERRED.value),
             "desk": decided["desk"].array,
             "required_authority_cents": decided["required_authority_cents"].to_numpy(),
@@ -149,7 +142,7 @@ def decision_rows(decided: pd.DataFrame, *, as_of: date, run_id: int | None, ver
             "notified": [False] * len(decided),
             "version": [1] * len(decided),
             "created_at": [now] * len(decided),
-            "decided_at": _where(applied, np.full(len(decided), now, dtype=object)),
+            "decided_at": values_where(applied, np.full(len(decided), now, dtype=object)),
         }
     )
 
@@ -259,78 +252,6 @@ def create_review_tasks(session: Session, *, as_of: date) -> int:
     return bulk_insert(session, "review_task", tasks, TASK_COLUMNS)
 
 
-def _ids_given(session: Session, rows: pd.DataFrame, *, as_of: date, run_id: int) -> np.ndarray | None:
-    """SQLite: the ids the insert just gave ``rows``, in their order, without reading half a
-    million of them back (0.8-1.6 s on a first night). Nobody else writes during this
-    transaction, and a table without AUTOINCREMENT gives each new row the highest id + 1: the
-    rows got ``last - n + 1 .. last`` in the order written. Checked (that range holds n rows of
-    this run and date, the first and the last on the expected limits); None otherwise, and on
-    PostgreSQL (ids from a sequence other sessions draw from too): then read back."""
-    n = len(rows)
-    if not is_sqlite(session) or n == 0:
-        return None
-    last = session.execute(text("SELECT max(decision_id) FROM decision")).scalar()
-    if last is None:
-        return None
-    first = int(last) - n + 1
-    held = session.execute(
-        text(
-            "SELECT count(*), min(CASE WHEN decision_id = :a THEN limit_id END), "
-            "max(CASE WHEN decision_id = :b THEN limit_id END) FROM decision "
-            "WHERE decision_id BETWEEN :a AND :b AND run_id = :run AND business_date = :d"
-        ),
-        {"a": first, "b": int(last), "run": run_id, "d": as_of},
-    ).one()
-    limits = rows["limit_id"].to_numpy()
-    if tuple(held) != (n, int(limits[0]), int(limits[-1])):
-        return None
-    return np.arange(first, int(last) + 1, dtype=np.int64)
-
-
-def _tonight(
-    session: Session,
-    rows: pd.DataFrame,
-    decided: pd.DataFrame,
-    policies: pd.DataFrame,
-    identities: pd.DataFrame,
-    *,
-    as_of: date,
-    run_id: int,
-    marked: bool,
-) -> DecidedTonight:
-    """The applied decisions of ``rows`` (as written, with the ids the database gave them) and
-    their facts: country and grade from the evaluated ``decided`` (same order as ``rows``),
-    the OAL option from ``policies``, name and SIREN from ``identities``; ``marked``: written
-    already marked notified."""
-    final = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()
-    out = rows.loc[final, [c for c in TONIGHT_COLUMNS if c in rows.columns]].reset_index(drop=True)
-    given = _ids_given(session, rows, as_of=as_of, run_id=run_id)
-    if given is not None:
-        out.insert(0, "decision_id", given[final])
-    else:
-        ids = read_frame(
-            session,
-            "SELECT limit_id, decision_id FROM decision WHERE business_date = :d AND run_id = :run",
-            {"d": as_of, "run": run_id},
-        )
-        out.insert(
-            0,
-            "decision_id",
-            pd.Series(ids["decision_id"].to_numpy(), index=ids["limit_id"].to_numpy())
-            .reindex(out["limit_id"].to_numpy())
-            .to_numpy(),
-        )
-    out["buyer_country"] = decided["country"].astype(object).to_numpy()[final]
-    out["grade"] = pd.to_numeric(decided["grade"].to_numpy()[final], errors="coerce")
-    option = pd.Series(policies["oal_option"].to_numpy(), index=policies["policy_id"].to_numpy())
-    out["oal_option"] = option.reindex(out["policy_id"].to_numpy()).to_numpy()
-    position = KeyIndex(identities["buyer_id"]).positions(out["buyer_id"])  # a million buyers
-    known = position >= 0
-    for column, source in (("buyer_name", "name"), ("siren", "siren")):
-        out[column] = _where(known, identities[source].to_numpy(dtype=object)[np.where(known, position, 0)])
-    return DecidedTonight(as_of, run_id, out[list(TONIGHT_COLUMNS)], marked_notified=marked)
-
-
 def arbitrate(
     session: Session,
     *,
@@ -341,6 +262,7 @@ def arbitrate(
     keep: list[DecidedTonight] | None = None,
     keep_from: int | None = None,
     mark_notified: bool = False,
+    before_writes: Callable[[DecidedTonight], None] | None = None,
 ) -> ArbitrationSummary:
     """Decide every limit at ``as_of`` with the active rule set; does not commit. ``known``:
     the score step's frames of this run, when it ran in this process (fewer reads). With
@@ -348,7 +270,14 @@ def arbitrate(
     :class:`DecidedTonight`) when there are at least ``keep_from`` decisions (by default
     :data:`HAND_OVER_FROM`). ``mark_notified`` (the caller's word that the outbox queues them
     in this same transaction): the decisions handed over are written already marked notified
-    (:attr:`DecidedTonight.marked_notified`)."""
+    (:attr:`DecidedTonight.marked_notified`).
+
+    ``before_writes``: called with the decisions to hand over before they are written, when
+    their ids are known then (SQLite, see :func:`arbitration.tonight.next_ids`), so the caller
+    can start its work on them while the database writes (a first night's inserts and updates
+    take some ten seconds, mostly out of the interpreter's lock). The insert proves the ids;
+    if another connection wrote decisions first, :class:`ChangedMeanwhile` is raised (the
+    caller's unit of work is rolled back and run again)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     tables = read_tables(session, as_of=as_of, known=known)
@@ -382,11 +311,33 @@ def arbitrate(
     marked = mark_notified and identities is not None
     if marked:  # the handed decisions: those applied (final) now
         rows["notified"] = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()
+    tonight: DecidedTonight | None = None
+    expected = None
+    if before_writes is not None and identities is not None and run_id is not None:
+        expected = next_ids(session, len(rows))
+    if expected is not None and identities is not None and run_id is not None and before_writes is not None:
+        # known before the insert: the caller's later steps start on them meanwhile
+        tonight = decided_tonight(
+            rows, expected, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked
+        )
+        identities = None  # a million buyers' names: not held through the writes
+        before_writes(tonight)
     bulk_insert(session, "decision", rows, DECISION_COLUMNS)
     apply_to_limits(session, rows)
-    if keep is not None and run_id is not None and identities is not None:
+    if keep is not None and run_id is not None and tonight is not None and expected is not None:
+        given = ids_given(session, rows, as_of=as_of, run_id=run_id)
+        if given is None or not np.array_equal(given, expected):
+            raise ChangedMeanwhile(
+                "decisions were written by another connection between the read of the next decision id "
+                "and tonight's insert: the ids handed to eligibility and the e-mails are not those given"
+            )
+        keep.append(tonight)
+    elif keep is not None and run_id is not None and identities is not None:
+        ids = ids_of(session, rows, as_of=as_of, run_id=run_id)
         keep.append(
-            _tonight(session, rows, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked)
+            decided_tonight(
+                rows, ids, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked
+            )
         )
         del identities
     summary.review_tasks = create_review_tasks(session, as_of=as_of)

@@ -15,6 +15,7 @@ from arbitration.inputs import LIMITS_SQL
 from arbitration.service import arbitrate as arbitrate_limits
 from feeds.folder import discover, ingest_folder
 from feeds.payments.load import refresh_aggregates
+from jobs import ahead
 from jobs import eligibility as eligibility_rules
 from jobs.notify import enqueue, send_pending
 from jobs.report.build import build_report
@@ -96,6 +97,13 @@ def monitor(ctx: NightContext) -> dict[str, Any]:
 def arbitrate(ctx: NightContext) -> dict[str, Any]:
     # handed over once (popped): arbitration drops it as soon as the limit frame is built
     kept: list[DecidedTonight] = []
+
+    def start_ahead(tonight: DecidedTonight) -> None:
+        # eligibility and the e-mails of these decisions computed while they are written
+        ctx.handed["ahead"] = ahead.start(
+            ctx.session, ctx.settings, tonight, business_date=ctx.as_of, run_id=ctx.run_id
+        )
+
     summary = arbitrate_limits(
         ctx.session,
         as_of=ctx.as_of,
@@ -105,6 +113,7 @@ def arbitrate(ctx: NightContext) -> dict[str, Any]:
         keep=kept,
         # the outbox of this unit of work queues their e-mails (or clears the mark it leaves)
         mark_notified="outbox" in ctx.group,
+        before_writes=start_ahead if {"eligibility", "outbox"} <= set(ctx.group) else None,
     )
     # eligibility and the outbox run in this step's unit of work: what it wrote is theirs to read
     ctx.handed["tonight"] = kept[0] if kept else None
@@ -113,22 +122,28 @@ def arbitrate(ctx: NightContext) -> dict[str, Any]:
 
 
 def eligibility(ctx: NightContext) -> dict[str, Any]:
-    params = eligibility_rules.load_scheme_params(ctx.settings.paths.schemes_file)
-    inputs = eligibility_rules.eligibility_inputs(
-        ctx.session, business_date=ctx.as_of, tonight=ctx.handed.get("tonight")
-    )
-    frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
+    started: ahead.Ahead | None = ctx.handed.get("ahead")
+    if started is not None:
+        frame = started.eligibility.result()
+    else:
+        params = eligibility_rules.load_scheme_params(ctx.settings.paths.schemes_file)
+        inputs = eligibility_rules.eligibility_inputs(
+            ctx.session, business_date=ctx.as_of, tonight=ctx.handed.get("tonight")
+        )
+        frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
     written = eligibility_rules.persist(ctx.session, frame)
     eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
-    if "outbox" in ctx.group:  # it words these decisions' top-ups and deadlines: the rows just written
-        ctx.handed["eligible"] = eligible.reindex(
-            columns=["decision_id", "scheme", "amount_cents", "deadline"]
-        )
+    if "outbox" in ctx.group and started is None:  # it words these top-ups: the rows just written
+        ctx.handed["eligible"] = ahead.eligible_rows(frame)
     by_scheme = eligible["scheme"].value_counts().to_dict() if "scheme" in eligible else {}
     return {"rows": written, "eligible": {str(k): int(v) for k, v in by_scheme.items()}}
 
 
 def outbox(ctx: NightContext) -> dict[str, Any]:
+    started: ahead.Ahead | None = ctx.handed.pop("ahead", None)
+    if started is not None:
+        ctx.handed.pop("tonight", None)
+        return {"queued": started.enqueue(ctx.session)}
     queued = enqueue(
         ctx.session,
         business_date=ctx.as_of,

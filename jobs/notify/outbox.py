@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from arbitration.handover import OTHER_RUNS, DecidedTonight, handed_on, with_handed
 from arbitration.rules import load_rule_set
+from arbitration.rules.schema import Motive
 from config.settings import Settings
 from jobs.notify.compose import (
     fit_recipients,
@@ -150,6 +153,48 @@ def _eligible_rows(session: Session, business_date: date, *, marked_run: int | N
     return read_frame(session, sql, values)
 
 
+@dataclass
+class Queueing:
+    """What the outbox read to queue a night's e-mails (see :func:`read_queueing`): the pending
+    decisions grouped by policyholder, what was handed over, the motives, the keys already used
+    for the date and each decision's language. ``in_e_mail`` is filled by :func:`compose`."""
+
+    business_date: date
+    decisions: pd.DataFrame
+    handed: DecidedTonight | None
+    motives: Mapping[str, Motive]
+    used: set[str]
+    languages: np.ndarray
+    in_e_mail: np.ndarray
+
+    @property
+    def marked_run(self) -> int | None:
+        """The run whose handed decisions were written already marked notified, if any."""
+        return self.handed.run_id if self.handed is not None and self.handed.marked_notified else None
+
+
+def read_queueing(
+    session: Session, *, business_date: date, settings: Settings, tonight: DecidedTonight | None = None
+) -> Queueing | None:
+    """What :func:`compose` needs from the database (``tonight``: see :func:`pending`); None
+    when there is no decision to notify."""
+    decisions = pending(session, business_date, tonight)
+    if decisions.empty:
+        return None
+    taken = read_frame(
+        session, "SELECT outbox_key FROM notification WHERE business_date = :d", {"d": business_date}
+    )
+    return Queueing(
+        business_date=business_date,
+        decisions=decisions,
+        handed=handed_on(tonight, business_date),
+        motives=load_rule_set(settings.paths.rules_dir).motives,
+        used=set(taken["outbox_key"]) if not taken.empty else set(),
+        languages=each_distinct(decisions["language"], language_of),
+        in_e_mail=np.zeros(len(decisions), dtype=bool),
+    )
+
+
 def enqueue(
     session: Session,
     *,
@@ -167,40 +212,41 @@ def enqueue(
     ``eligible``: the eligible rows (decision_id, scheme, amount_cents, deadline) the
     eligibility step of this unit of work computed and wrote for every decision to notify, if
     it ran; else they are read back."""
-    decisions = pending(session, business_date, tonight)
-    if decisions.empty:
+    queueing = read_queueing(session, business_date=business_date, settings=settings, tonight=tonight)
+    if queueing is None:
         return 0
-    handed = handed_on(tonight, business_date)
-    marked_run = handed.run_id if handed is not None and handed.marked_notified else None
-    motives = load_rule_set(settings.paths.rules_dir).motives
-    taken = read_frame(
-        session, "SELECT outbox_key FROM notification WHERE business_date = :d", {"d": business_date}
-    )
-    used = set(taken["outbox_key"]) if not taken.empty else set()
-    languages = each_distinct(decisions["language"], language_of)
     if eligible is None:
-        eligible = _eligible_rows(session, business_date, marked_run=marked_run)
+        eligible = _eligible_rows(session, business_date, marked_run=queueing.marked_run)
+    return write_queued(session, queueing, compose(queueing, eligible, run_id=run_id, settings=settings))
+
+
+def compose(
+    queueing: Queueing, eligible: pd.DataFrame, *, run_id: int | None, settings: Settings
+) -> Iterator[list[dict[str, Any]]]:
+    """The notification rows (bodies rendered) of ``queueing``, in batches of
+    :data:`WRITE_BATCH`, setting ``queueing.in_e_mail`` for the decisions each row lists.
+    Pure: no database, no file (it may run in a thread of its own, see :mod:`jobs.ahead`)."""
+    decisions = queueing.decisions
+    business_date = queueing.business_date
     text, html = word_frame(
         decisions,
         eligible,
-        english=languages == "en",
-        motives=motives,
+        english=queueing.languages == "en",
+        motives=queueing.motives,
     )
     holders = decisions["policyholder_id"].astype(str).to_numpy(dtype=object)
-    ids_of = decisions["decision_id"].astype("int64").to_numpy()
     emails = decisions["emails"].to_numpy(dtype=object)
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
-    queued = 0
-    in_e_mail = np.zeros(len(decisions), dtype=bool)
     for start, stop in runs(holders):  # each policyholder's decisions
         if len(rows) >= WRITE_BATCH:
-            queued += _write(session, rows)
+            yield rows
+            rows = []
         policyholder_id = str(holders[start])
         key = outbox_key(policyholder_id, business_date)
-        if key in used:
+        if key in queueing.used:
             continue  # already queued for this night: these decisions wait for the next one
-        language = str(languages[start])
+        language = str(queueing.languages[start])
         rendered = render(
             language=language,
             business_date=business_date,
@@ -238,15 +284,28 @@ def enqueue(
                 "created_at": now,
             }
         )
-        in_e_mail[start:stop] = True
-    queued += _write(session, rows)
+        queueing.in_e_mail[start:stop] = True
+    if rows:
+        yield rows
+
+
+def write_queued(session: Session, queueing: Queueing, batches: Iterable[list[dict[str, Any]]]) -> int:
+    """Insert the notification rows of ``batches`` (from :func:`compose`), then set the
+    decisions' ``notified`` marks to what was queued. Returns rows queued."""
+    queued = sum(_write(session, rows) for rows in batches)
+    decisions = queueing.decisions
+    ids_of = decisions["decision_id"].astype("int64").to_numpy()
+    in_e_mail = queueing.in_e_mail
     already = np.zeros(len(decisions), dtype=bool)
-    if handed is not None and handed.marked_notified:
-        already = np.isin(ids_of, handed.decisions["decision_id"].astype("int64").to_numpy())
+    if queueing.handed is not None and queueing.handed.marked_notified:
+        already = np.isin(ids_of, queueing.handed.decisions["decision_id"].astype("int64").to_numpy())
     _mark(session, ids_of[in_e_mail & ~already], True)
     _mark(session, ids_of[~in_e_mail & already], False)
     log.info(
-        "queued %d notifications covering %d decisions for %s", queued, int(in_e_mail.sum()), business_date
+        "queued %d notifications covering %d decisions for %s",
+        queued,
+        int(in_e_mail.sum()),
+        queueing.business_date,
     )
     return queued
 
@@ -274,5 +333,5 @@ def _write(session: Session, rows: list[dict[str, Any]]) -> int:
     frame = pd.DataFrame(rows, columns=[*NOTIFICATION_COLUMNS, *BODY_COLUMNS[1:]], dtype=object)
     written = bulk_insert(session, "notification", frame, NOTIFICATION_COLUMNS)
     bulk_insert(session, "notification_body", frame, BODY_COLUMNS)
-    rows.clear()
+    rows.clear()  # the bodies go as soon as they are written
     return written

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from arbitration import service
 from arbitration.explain import LimitNotFoundError, explain_limit
-from arbitration.service import _ids_given, arbitrate
+from arbitration.service import arbitrate
+from arbitration.tonight import ids_given
 from arbitration.whatif import simulate
 from config.settings import CONFIG_DIR, Settings
 from jobs.eligibility import eligibility_inputs
@@ -212,14 +213,14 @@ def test_sqlite_gives_the_ids_the_insert_gave_without_reading_them_back(
     arbitrate(session, as_of=AS_OF, run_id=7, settings=settings)
     written = read_frame(session, "SELECT decision_id, limit_id FROM decision ORDER BY decision_id")
     rows = written[["limit_id"]]
-    given = _ids_given(session, rows, as_of=AS_OF, run_id=7)
+    given = ids_given(session, rows, as_of=AS_OF, run_id=7)
     if session.get_bind().dialect.name != "sqlite":
         assert given is None  # a sequence other sessions draw from: read back
         return
     assert given is not None and given.tolist() == written["decision_id"].tolist()
-    assert _ids_given(session, rows.iloc[::-1], as_of=AS_OF, run_id=7) is None  # not in that order
-    assert _ids_given(session, rows, as_of=AS_OF, run_id=8) is None  # not this run's
-    assert _ids_given(session, pd.concat([rows, rows]), as_of=AS_OF, run_id=7) is None  # not as many
+    assert ids_given(session, rows.iloc[::-1], as_of=AS_OF, run_id=7) is None  # not in that order
+    assert ids_given(session, rows, as_of=AS_OF, run_id=8) is None  # not this run's
+    assert ids_given(session, pd.concat([rows, rows]), as_of=AS_OF, run_id=7) is None  # not as many
 
 
 CHANGES_DURING_EVALUATION = {

@@ -150,23 +150,25 @@ def _steps_in_one_unit(
     group: tuple[str, ...],
     *,
     eligible_read_back: bool = False,
-) -> tuple[list[list[Any]], list[list[Any]], bool, list[list[Any]]]:
+) -> tuple[list[list[Any]], list[list[Any]], bool, list[list[Any]], bool]:
     """The night's arbitrate, eligibility and outbox steps as the pipeline runs them, in a unit
     of work of the steps named ``group``: the eligibility and notification rows they wrote,
-    whether a hand-over happened, and which decisions (by limit) are marked notified. With
-    ``eligible_read_back``, the outbox reads the eligible rows instead of taking them over."""
+    whether a hand-over happened, which decisions (by limit) are marked notified, and whether
+    eligibility and the e-mails were computed ahead, during the writes (:mod:`jobs.ahead`).
+    With ``eligible_read_back``, the outbox reads the eligible rows instead of taking them over."""
     ctx = NightContext(
         session=session, sessions=sessions, settings=settings, as_of=AS_OF, run_id=7, group=group
     )
     counts = steps.arbitrate(ctx)
     handed = ctx.handed.get("tonight") is not None
     assert counts["handed_over"] == (len(ctx.handed["tonight"].decisions) if handed else 0)
+    computed_ahead = "ahead" in ctx.handed
     steps.eligibility(ctx)
-    assert ("eligible" in ctx.handed) is ("outbox" in group)
+    assert ("eligible" in ctx.handed) is ("outbox" in group and not computed_ahead)
     if eligible_read_back:
         del ctx.handed["eligible"]
     steps.outbox(ctx)
-    assert "tonight" not in ctx.handed and "eligible" not in ctx.handed  # dropped once used
+    assert not {"tonight", "eligible", "ahead"} & set(ctx.handed)  # dropped once used
     eligibility = read_frame(session, "SELECT * FROM eligibility ORDER BY decision_id, scheme")
     queued = read_frame(
         session,
@@ -174,7 +176,13 @@ def _steps_in_one_unit(
         "FROM notification n JOIN notification_body b ON b.outbox_key = n.outbox_key ORDER BY n.outbox_key",
     )
     marked = read_frame(session, "SELECT limit_id, notified FROM decision ORDER BY limit_id")
-    return _values(eligibility.drop(columns="eligibility_id")), _values(queued), handed, _values(marked)
+    return (
+        _values(eligibility.drop(columns="eligibility_id")),
+        _values(queued),
+        handed,
+        _values(marked),
+        computed_ahead,
+    )
 
 
 def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
@@ -190,20 +198,25 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
     assert unit == ("arbitrate", "eligibility", "outbox")
     runs = []
     per_row = bulk_write.STAGED_MIN_ROWS  # more rows than these few: each written row by row
+    next_ids = service.next_ids
     # everything read back; handed over to a unit without the outbox (nothing marked, the
-    # eligible rows read back); handed over within the unit (marked), the eligible rows taken
-    # over, then read back (that read must include the decisions written marked); the last
-    # again with every bulk write of SQLite staged (models.bulk_write), as a big night's are
-    for hand_over_from, group, read_back, staged in (
-        (None, unit, True, False),
-        (0, ("arbitrate", "eligibility"), False, False),
-        (0, unit, False, False),
-        (0, unit, True, False),
-        (0, unit, False, True),
+    # eligible rows read back); handed over within the unit (marked): computed ahead during the
+    # writes where the ids are known before the insert (SQLite), else (the ids not known first)
+    # the eligible rows taken over, or read back (that read must include the decisions written
+    # marked); computed ahead again with every bulk write of SQLite staged (models.bulk_write),
+    # as a big night's are
+    for hand_over_from, group, read_back, staged, ids_known in (
+        (None, unit, True, False, True),
+        (0, ("arbitrate", "eligibility"), False, False, True),
+        (0, unit, False, False, True),
+        (0, unit, False, False, False),
+        (0, unit, True, False, False),
+        (0, unit, False, True, True),
     ):
         if hand_over_from is not None:
             monkeypatch.setattr(service, "HAND_OVER_FROM", hand_over_from)
         monkeypatch.setattr(bulk_write, "STAGED_MIN_ROWS", 1 if staged else per_row)
+        monkeypatch.setattr(service, "next_ids", next_ids if ids_known else lambda *_: None)
         savepoint = session.begin_nested()
         runs.append(
             _steps_in_one_unit(session, session_factory, settings, group, eligible_read_back=read_back)
@@ -214,7 +227,9 @@ def test_the_night_steps_write_the_same_with_or_without_the_hand_over(
                 text("SELECT setval(pg_get_serial_sequence('decision', 'decision_id'), 1, false)")
             )
     without, *handed = runs
-    assert [r[2] for r in runs] == [False, True, True, True, True]
+    assert [r[2] for r in runs] == [False, True, True, True, True, True]
+    on_sqlite = session.get_bind().dialect.name == "sqlite"
+    assert [r[4] for r in runs] == [False, False, on_sqlite, False, False, on_sqlite]
     # written marked (the outbox in the same unit) or marked by the outbox: the same rows
     for other in handed:
         assert other[:2] == without[:2] and other[3] == without[3]
