@@ -59,8 +59,8 @@ def nightly(
         help=f"Stop after this step, leaving the run resumable ({', '.join(STEP_NAMES)}).",
     ),
 ) -> None:
-    """Run the night of a business date: ingest, score, monitor, arbitrate, eligibility,
-    outbox, send, report.
+    """Run the night of a business date: ingest, aggregate, score, monitor, arbitrate,
+    eligibility, outbox, send, report.
 
     Idempotent: a finished night is not redone; an interrupted or failed one resumes at the
     first unfinished step, with no decision lost or doubled and no e-mail sent twice. Feed

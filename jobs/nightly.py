@@ -1,4 +1,5 @@
-"""The nightly run: ingest -> score -> monitor -> arbitrate -> eligibility -> outbox -> send -> report.
+"""The nightly run: ingest -> aggregate -> score -> monitor -> arbitrate -> eligibility -> outbox -> send
+-> report.
 
 Steps are grouped into units of work. Each group runs in one transaction together with the
 ledger rows that mark its steps done, so a crash (kill -9 included) leaves every group either
@@ -62,7 +63,8 @@ class Step:
 
 
 STEP_PLAN: tuple[tuple[tuple[str, str], ...], ...] = (
-    (("ingest", "read the night's feed files and refresh payment aggregates"),),
+    (("ingest", "read the night's feed files"),),
+    (("aggregate", "refresh the payment aggregates per buyer"),),
     (("score", "compute features and score every buyer with the champion model"),),
     (("monitor", "population stability, backtest and override rate"),),
     (

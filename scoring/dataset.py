@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,30 @@ def sample_buyers(inputs: Inputs, *, max_buyers: int, seed: int = 0) -> Inputs:
     )
 
 
+def bulk_reads(as_of: date) -> list[tuple[str, dict[str, Any]]]:
+    """The queries (and parameters) of :func:`read_inputs`' three bulk reads, in order: the
+    buyers, their accounts, their legal events known at ``as_of``. Named here so the nightly
+    can have them read ahead (:func:`models.bulk_read.prefetch`) exactly as they will be asked."""
+    return [
+        (
+            "SELECT buyer_id, country, naf_code, status, legal_category, creation_date, headcount_band, "
+            "size_category FROM buyer",
+            {},
+        ),
+        (
+            "SELECT buyer_id, fiscal_year_end, filed_date, revenue_cents, equity_cents, total_assets_cents, "
+            "net_income_cents, total_debt_cents, operating_income_cents FROM buyer_financials "
+            "WHERE filed_date <= :d",
+            {"d": as_of},
+        ),
+        (
+            "SELECT buyer_id, event_type, event_date, publication_date, accounts_closing_date, cancelled "
+            "FROM legal_event WHERE publication_date <= :d",
+            {"d": as_of},
+        ),
+    ]
+
+
 def read_inputs(
     session: Session, *, as_of: date, payment_dates: list[date], payments: pd.DataFrame | None = None
 ) -> Inputs:
@@ -79,24 +104,7 @@ def read_inputs(
 
     ``payments``: the aggregates of ``payment_dates`` already in hand, exactly as the table
     holds them (every column, in table order); the query is then skipped."""
-    buyers = read_bulk(
-        session,
-        "SELECT buyer_id, country, naf_code, status, legal_category, creation_date, headcount_band, "
-        "size_category FROM buyer",
-    )
-    financials = read_bulk(
-        session,
-        "SELECT buyer_id, fiscal_year_end, filed_date, revenue_cents, equity_cents, total_assets_cents, "
-        "net_income_cents, total_debt_cents, operating_income_cents FROM buyer_financials "
-        "WHERE filed_date <= :d",
-        {"d": as_of},
-    )
-    legal = read_bulk(
-        session,
-        "SELECT buyer_id, event_type, event_date, publication_date, accounts_closing_date, cancelled "
-        "FROM legal_event WHERE publication_date <= :d",
-        {"d": as_of},
-    )
+    buyers, financials, legal = (read_bulk(session, sql, params) for sql, params in bulk_reads(as_of))
     if payments is not None:
         if list(payments.columns) != PAYMENT_AGGREGATE_COLUMNS:
             raise ValueError(

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from jobs.nightly import STEP_NAMES
 from models.decision import Decision
 from models.notification import Notification
 from models.run import Run, RunStep
@@ -59,15 +60,18 @@ def test_the_demo_runs_a_whole_night_and_a_second_run_changes_nothing(db_url: st
     assert sent == len(emails)
     assert run.status == "succeeded"
     assert all(status == "succeeded" for _, status in steps)
-    assert {name for name, _ in steps} >= {
+    assert {name for name, _ in steps} == set(STEP_NAMES)
+    assert STEP_NAMES == (
         "ingest",
+        "aggregate",
         "score",
+        "monitor",
         "arbitrate",
         "eligibility",
         "outbox",
         "send",
         "report",
-    }
+    )
 
     again = vigie("demo", "--buyers", "400", "--workdir", str(workdir), "--as-of", BUSINESS_DATE, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
