@@ -102,7 +102,15 @@ def score(ctx: NightContext) -> dict[str, Any]:
 
 
 def monitor(ctx: NightContext) -> dict[str, Any]:
-    return as_counts(monitor_model(ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id))
+    frames: ScoringFrames | None = ctx.handed.get("scoring")
+    features = None
+    if frames is not None and frames.features is not None:  # taken once, then not held any longer
+        features = frames.features
+        ctx.handed["scoring"] = dataclasses.replace(frames, features=None)
+    summary = monitor_model(
+        ctx.session, as_of=ctx.as_of, settings=ctx.settings, run_id=ctx.run_id, features=features
+    )
+    return as_counts(summary)
 
 
 def arbitrate(ctx: NightContext) -> dict[str, Any]:

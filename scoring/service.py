@@ -66,13 +66,16 @@ class ScoringFrames:
 
     ``buyers``: every row of ``buyer``; ``financials``: every account filed on or before
     ``as_of``; ``payments``: the payment aggregates of ``as_of``; ``scores``: the champion's
-    scores of ``as_of`` (one per buyer scored)."""
+    scores of ``as_of`` (one per buyer scored); ``features``: the feature frame written to the
+    features file (with ``pd_12m``), for monitoring (which drops it: not held through
+    arbitration)."""
 
     as_of: date
     buyers: pd.DataFrame
     financials: pd.DataFrame
     payments: pd.DataFrame
     scores: pd.DataFrame
+    features: pd.DataFrame | None = None
 
 
 def check_features(loaded: registry.LoadedModel, features: pd.DataFrame) -> None:
@@ -205,14 +208,15 @@ def score_buyers(
             challenger_error = str(exc)
     path = settings.features_file(as_of)
     path.parent.mkdir(parents=True, exist_ok=True)
-    features.assign(pd_12m=scores["pd_12m"].to_numpy()).to_parquet(path)
+    written = features.assign(pd_12m=scores["pd_12m"].to_numpy())
+    written.to_parquet(path)
     _write(session, scores, as_of=as_of, role="champion", run_id=run_id)
     if challenger_scores is not None:
         _write(session, challenger_scores, as_of=as_of, role="challenger", run_id=run_id)
     else:
         session.execute(text("DELETE FROM score WHERE as_of = :d AND role = 'challenger'"), {"d": as_of})
     if keep is not None:
-        keep.append(ScoringFrames(as_of, inputs.buyers, inputs.financials, inputs.payments, scores))
+        keep.append(ScoringFrames(as_of, inputs.buyers, inputs.financials, inputs.payments, scores, written))
     counts = scores["grade"].value_counts().sort_index()
     return ScoringSummary(
         as_of=as_of,

@@ -22,7 +22,7 @@ from scoring import model as scoring_model
 from scoring import registry
 from scoring.errors import ScoringError
 from scoring.monitoring import monitor
-from scoring.service import score_buyers
+from scoring.service import ScoringFrames, score_buyers
 from scoring.training import TrainingReport, pip_requirements, train_and_register, trusted_types
 from tests.scoring.fakes import load, portfolio
 
@@ -86,7 +86,8 @@ def test_nightly_scoring_champion_and_shadow_challenger(store: Store, session, t
     registry.promote(settings, store.second.version, alias="challenger")
     load(session, store.frames)
     summary = score_buyers(session, as_of=AS_OF, settings=settings, run_id=7)
-    again = score_buyers(session, as_of=AS_OF, settings=settings, run_id=7)  # idempotent
+    kept: list[ScoringFrames] = []
+    again = score_buyers(session, as_of=AS_OF, settings=settings, run_id=7, keep=kept)  # idempotent
     assert again.buyers == summary.buyers == N_BUYERS
     scores = read_frame(session, "SELECT * FROM score WHERE as_of = :d", {"d": AS_OF})
     assert len(scores) == 2 * N_BUYERS
@@ -112,6 +113,17 @@ def test_nightly_scoring_champion_and_shadow_challenger(store: Store, session, t
     override = metrics[metrics["metric"] == "override_rate"]
     assert override["value"].isna().all() and result.override_rate is None  # no decisions yet
     assert result.as_dict()["as_of"] == AS_OF.isoformat()
+
+    # the frame handed to monitoring holds the features file's values (the file gives its text
+    # columns pandas' string type back) and gives the same figures
+    handed = kept[0].features
+    assert handed is not None
+    pd.testing.assert_frame_equal(handed, pd.read_parquet(summary.features_file), check_dtype=False)
+    monitor(session, as_of=AS_OF, settings=settings, run_id=8, features=handed)
+    figures = "SELECT metric, subject, value, status FROM monitoring_metric WHERE run_id = :r ORDER BY 1, 2"
+    pd.testing.assert_frame_equal(
+        read_frame(session, figures, {"r": 8}), read_frame(session, figures, {"r": 7})
+    )
 
 
 def test_buyers_scored_in_slices_get_the_same_scores_to_the_bit(
