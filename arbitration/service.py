@@ -34,6 +34,7 @@ from models.db import (
     bulk_insert,
     changed_by_each,
     frame_rows,
+    hold_write_lock,
     is_sqlite,
     placeholder,
     read_frame,
@@ -259,6 +260,17 @@ def create_review_tasks(session: Session, *, as_of: date) -> int:
     return bulk_insert(session, "review_task", tasks, TASK_COLUMNS)
 
 
+def _ids_ahead(session: Session, n: int) -> np.ndarray | None:
+    """SQLite: the ids ``n`` decisions inserted next will get, with the write lock taken first
+    (:func:`models.db.hold_write_lock`): from here no other commit can come in, so the ids are
+    exact and what is read before the writes is what they are written over. None elsewhere,
+    or for no decision."""
+    if n == 0 or not is_sqlite(session):
+        return None
+    hold_write_lock(session)
+    return next_ids(session, n)
+
+
 def arbitrate(
     session: Session,
     *,
@@ -279,12 +291,14 @@ def arbitrate(
     in this same transaction): the decisions handed over are written already marked notified
     (:attr:`DecidedTonight.marked_notified`).
 
-    ``before_writes``: called with the decisions to hand over before they are written, when
-    their ids are known then (SQLite, see :func:`arbitration.tonight.next_ids`), so the caller
-    can start its work on them while the database writes (a first night's inserts and updates
-    take some ten seconds, mostly out of the interpreter's lock). The insert proves the ids;
-    if another connection wrote decisions first, :class:`ChangedMeanwhile` is raised (the
-    caller's unit of work is rolled back and run again)."""
+    ``before_writes``: called with the decisions to hand over before they are written, on
+    SQLite, where their ids are known then: the transaction takes the write lock first
+    (:func:`models.db.hold_write_lock`), so no other commit comes in between the caller's
+    reads in that call and the writes, and the ids are those the insert gives
+    (:func:`arbitration.tonight.next_ids`). The caller can start its work on the decisions
+    while the database writes (a first night's inserts and updates take some ten seconds,
+    mostly out of the interpreter's lock). The insert proves the ids; should they differ,
+    :class:`ChangedMeanwhile` is raised (the caller's unit of work is rolled back)."""
     rule_set = load_rule_set(settings.paths.rules_dir)
     params = load_params(settings.paths.arbitration_file)
     tables = read_tables(session, as_of=as_of, known=known)
@@ -322,14 +336,13 @@ def arbitrate(
     tonight: DecidedTonight | None = None
     expected = None
     if before_writes is not None and identities is not None and run_id is not None:
-        expected = next_ids(session, len(rows))
-    if expected is not None and identities is not None and run_id is not None and before_writes is not None:
-        # known before the insert: the caller's later steps start on them meanwhile
-        tonight = decided_tonight(
-            rows, expected, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked
-        )
-        identities = None  # a million buyers' names: not held through the writes
-        before_writes(tonight)
+        expected = _ids_ahead(session, len(rows))
+        if expected is not None:
+            tonight = decided_tonight(
+                rows, expected, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked
+            )
+            identities = None  # a million buyers' names: not held through the writes
+            before_writes(tonight)
     # the limits first: their update (431k of 3M rows on a first night) took 3.4-4.7 s after the
     # decisions' insert and index builds had filled SQLite's page cache, 1.9 s before them
     apply_to_limits(session, rows)
@@ -339,8 +352,8 @@ def arbitrate(
         given = ids_given(session, rows, as_of=as_of, run_id=run_id)
         if given is None or not np.array_equal(given, expected):
             raise ChangedMeanwhile(
-                "decisions were written by another connection between the read of the next decision id "
-                "and tonight's insert: the ids handed to eligibility and the e-mails are not those given"
+                "the decisions did not get the ids read before their insert, under the write lock: the "
+                "ids handed to eligibility and the e-mails are not those given"
             )
         keep.append(tonight)
     elif keep is not None and run_id is not None and identities is not None:

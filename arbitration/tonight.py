@@ -1,7 +1,7 @@
 """The decisions one arbitration run hands over (:class:`DecidedTonight`): their ids and facts.
 
-The ids are what the database gives the inserted decisions. On SQLite they are known before
-the insert (:func:`next_ids`), which lets the later steps of the unit of work start on the
+The ids are what the database gives the inserted decisions. On SQLite, under the write lock,
+they are known before the insert (:func:`next_ids`), which lets the later steps of the unit of work start on the
 decisions while they are being written (see :func:`arbitration.service.arbitrate`'s
 ``before_writes``); the insert then proves them (:func:`ids_given`). Elsewhere they are read
 back after the insert (:func:`ids_of`).
@@ -24,9 +24,10 @@ from models.db import is_sqlite, read_frame
 
 def next_ids(session: Session, n: int) -> np.ndarray | None:
     """SQLite: the ids an insert of ``n`` rows written now would give them, in order: a table
-    without AUTOINCREMENT gives each new row the highest id + 1. A guess until the insert is
-    done: another connection may write decisions first (an arbiter's), which :func:`ids_given`
-    then shows. None on other databases (ids from a sequence other sessions draw from too)."""
+    without AUTOINCREMENT gives each new row the highest id + 1. Exact when the session holds
+    the write lock (:func:`models.db.hold_write_lock`): no other connection can write decisions
+    before the insert. None on other databases (ids from a sequence other sessions draw from
+    too)."""
     if not is_sqlite(session) or n == 0:
         return None
     last = session.execute(text("SELECT coalesce(max(decision_id), 0) FROM decision")).scalar()

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from jobs.ledger import finish_run, open_run, record_step
+from jobs.ledger import RunState, finish_run, open_run, record_step
 from jobs.run_lock import run_lock
 from models import scratch
 from models.bulk_read import reads_ahead, start_reader
@@ -53,6 +53,23 @@ class NightContext:
 
 
 StepFunction = Callable[[NightContext], dict[str, Any]]
+
+
+class WorkUnderWay:
+    """A value a step hands over that is work still running for its unit of work (a thread
+    computing ahead, :mod:`jobs.ahead`): told to stop when what was handed over is dropped."""
+
+    def cancel(self) -> None:
+        raise NotImplementedError
+
+
+def drop_handed(handed: dict[str, Any]) -> None:
+    """Forget what the steps handed over (their unit of work was rolled back, or the night is
+    over); work still under way for it is told to stop first."""
+    for value in handed.values():
+        if isinstance(value, WorkUnderWay):
+            value.cancel()
+    handed.clear()
 
 
 @dataclass(frozen=True)
@@ -152,44 +169,79 @@ def run_night(
         if state.status == "succeeded":
             result.already_done = True
             return result
-        ordinal = 0
         handed: dict[str, Any] = {}
-        for group in groups if groups is not None else default_groups():
-            names = [step.name for step in group]
-            ordinal += len(group)
-            if all(name in state.done_steps for name in names):
-                continue
-            for attempt in range(1, GROUP_ATTEMPTS + 1):
-                try:
-                    _run_group(
-                        sessions,
-                        settings,
-                        group,
-                        as_of=as_of,
-                        state_run_id=state.run_id,
-                        first_ordinal=ordinal - len(group) + 1,
-                        result=result,
-                        progress=progress,
-                        handed=handed,
-                        attempt=attempt,
-                        checkpointer=checkpointer,
-                    )
-                    break
-                except ChangedMeanwhile as exc:  # rolled back: run again from the database,
-                    handed.clear()  # as a resumed night does, without what was handed over
-                    log.warning("run %s: %s; the unit of work (attempt %d) is run again", as_of, exc, attempt)
-            if stop_after is not None and stop_after in names:
-                result.status = "running"
-                return result
+        try:
+            stopped = _run_groups(
+                sessions,
+                settings,
+                groups if groups is not None else default_groups(),
+                as_of=as_of,
+                state=state,
+                result=result,
+                progress=progress,
+                handed=handed,
+                checkpointer=checkpointer,
+                stop_after=stop_after,
+            )
+        finally:
+            drop_handed(handed)
+        if stopped:
+            result.status = "running"
+            return result
         with sessions.begin() as session:
             finish_run(session, run_id=state.run_id, status="succeeded")
         result.status = "succeeded"
         return result
 
 
+def _run_groups(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    groups: Sequence[Sequence[Step]],
+    *,
+    as_of: date,
+    state: RunState,
+    result: NightResult,
+    progress: Callable[[str, str], None] | None,
+    handed: dict[str, Any],
+    checkpointer: Checkpointer | None,
+    stop_after: str | None,
+) -> bool:
+    """Run the groups not done yet, in order; True when stopped after ``stop_after``."""
+    ordinal = 0
+    for group in groups:
+        names = [step.name for step in group]
+        ordinal += len(group)
+        if all(name in state.done_steps for name in names):
+            continue
+        for attempt in range(1, GROUP_ATTEMPTS + 1):
+            try:
+                _run_group(
+                    sessions,
+                    settings,
+                    group,
+                    as_of=as_of,
+                    state_run_id=state.run_id,
+                    first_ordinal=ordinal - len(group) + 1,
+                    result=result,
+                    progress=progress,
+                    handed=handed,
+                    attempt=attempt,
+                    checkpointer=checkpointer,
+                )
+                break
+            except ChangedMeanwhile as exc:  # rolled back: run again from the database,
+                drop_handed(handed)  # as a resumed night does, without what was handed over
+                log.warning("run %s: %s; the unit of work (attempt %d) is run again", as_of, exc, attempt)
+        if stop_after is not None and stop_after in names:
+            return True
+    return False
+
+
 GROUP_ATTEMPTS = 3
 """Times a unit of work is run before the night fails when what it read keeps being changed
-under it (:class:`models.db.ChangedMeanwhile`: an arbiter changed a limit the night decided)."""
+under it (:class:`models.db.ChangedMeanwhile`: an arbiter changed a limit the night decided,
+or the decisions did not get the ids read for them before their insert)."""
 
 
 def _run_group(

@@ -151,9 +151,9 @@ def eligibility(ctx: NightContext) -> dict[str, Any]:
         )
         frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
     written = eligibility_rules.persist(ctx.session, frame)
-    eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
+    eligible = ahead.eligible_rows(frame)
     if "outbox" in ctx.group and started is None:  # it words these top-ups: the rows just written
-        ctx.handed["eligible"] = ahead.eligible_rows(frame)
+        ctx.handed["eligible"] = eligible
     by_scheme = eligible["scheme"].value_counts().to_dict() if "scheme" in eligible else {}
     return {"rows": written, "eligible": {str(k): int(v) for k, v in by_scheme.items()}}
 

@@ -244,6 +244,21 @@ def is_sqlite(session: Session) -> bool:
     return session.connection().dialect.name == "sqlite"
 
 
+def hold_write_lock(session: Session) -> None:
+    """SQLite: take the database's write lock now (``BEGIN IMMEDIATE``) unless the session's
+    transaction already writes. The stdlib driver opens a transaction only before a write, so
+    the reads before it each see the latest commit; from here on no other connection can
+    commit until this transaction ends: what the session reads next is what it will write
+    over. No-op elsewhere (PostgreSQL locks per row)."""
+    if not is_sqlite(session):
+        return
+    raw = session.connection().connection.dbapi_connection
+    if raw is None:
+        raise DatabaseError("the session has no live database connection")
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
 def placeholder(session: Session) -> str:
     """The DBAPI parameter mark of the session's driver (``?`` for SQLite, ``%s`` for psycopg)."""
     return "?" if is_sqlite(session) else "%s"

@@ -184,7 +184,7 @@ def score_buyers(
     Idempotent: the scores of that date and role are replaced. The caller commits. With
     ``keep``, what was read and scored is appended to it (see :class:`ScoringFrames`).
     ``payments``: the payment aggregates of ``as_of`` as just written by the same process
-    (the nightly's ingest step), used instead of reading them back. ``after_reading`` is called
+    (the nightly's aggregate step), used instead of reading them back. ``after_reading`` is called
     once the inputs are read, before any write (the nightly sends its next reads ahead then)."""
     inputs, features = _night_inputs_and_features(
         session, as_of=as_of, payments=payments, after_reading=after_reading

@@ -1,43 +1,26 @@
 """Eligibility and e-mails computed in a thread while arbitration writes its decisions
-(:mod:`jobs.ahead`): the ids they use are proven by the insert, and a failure in the thread
-fails the step that needs its result. (That they write the same rows as the steps run one
-after the other: tests/jobs/test_handed_tonight.py.)"""
+(:mod:`jobs.ahead`): the ids they use are those the insert gives, no other connection commits
+between their reads and the writes, a failure in the thread fails the steps that need its
+result, and a unit of work rolled back stops the thread. (That they write the same rows as the
+steps run one after the other: tests/jobs/test_handed_tonight.py.)"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sqlite3
+import threading
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from arbitration import service
 from arbitration.handover import DecidedTonight
 from config.settings import Settings
-from jobs import eligibility, steps
-from jobs.nightly import NightContext
-from models.db import ChangedMeanwhile, read_frame
-from models.decision import Decision
-from tests.arbitration.portfolio import AS_OF, EUR, seed_portfolio
-
-
-def _a_decision_of_tomorrow() -> dict[str, object]:
-    return {
-        "limit_id": 3,
-        "business_date": AS_OF + timedelta(days=1),
-        "policy_id": "P1",
-        "buyer_id": "100000002",
-        "policyholder_id": "PH1",
-        "decision_type": 9,
-        "reason_code": 15,
-        "previous_cents": 50_000 * EUR,
-        "proposed_cents": 30_000 * EUR,
-        "final_cents": 30_000 * EUR,
-        "status": "approved",
-        "effective_date": AS_OF + timedelta(days=1),
-        "rule_set_version": "manual",
-        "notified": False,
-    }
+from jobs import ahead, eligibility, steps
+from jobs.nightly import NightContext, drop_handed
+from models.db import read_frame
+from tests.arbitration.portfolio import AS_OF, seed_portfolio
 
 
 def test_the_ids_handed_before_the_insert_are_those_the_insert_gives(
@@ -65,43 +48,36 @@ def test_the_ids_handed_before_the_insert_are_those_the_insert_gives(
     )
 
 
-def test_a_decision_written_by_another_connection_before_the_insert_rolls_the_unit_back(
+def test_no_other_connection_can_commit_while_the_work_ahead_reads(
     session: Session, db_engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An arbiter's decision committed between the read of the next id and the night's insert
-    takes that id: the ids computed on are not those given, so the unit of work is run again."""
+    """The reads made for the work ahead and the writes after them see one state: the night
+    holds SQLite's write lock from before those reads (an arbiter's approval committed between
+    two of them would have its e-mail written without its eligibility)."""
     seed_portfolio(session)
     session.commit()
     monkeypatch.setattr(service, "HAND_OVER_FROM", 0)
-    started: list[DecidedTonight] = []
+    refused: list[str] = []
 
-    def an_arbiter_decides_meanwhile(tonight: DecidedTonight) -> None:
-        started.append(tonight)
-        with db_engine.begin() as other:
-            other.execute(insert(Decision).values(**_a_decision_of_tomorrow()))
+    def an_arbiter_tries_to_commit(tonight: DecidedTonight) -> None:
+        database = db_engine.url.database
+        assert database is not None
+        other = sqlite3.connect(database, timeout=0.2)
+        try:
+            other.execute("UPDATE credit_limit SET version = version + 1 WHERE limit_id = 1")
+        except sqlite3.OperationalError as exc:
+            refused.append(str(exc))
+        finally:
+            other.close()
 
     kept: list[DecidedTonight] = []
-    if db_engine.dialect.name != "sqlite":  # no id guessed, nothing started before the insert
-        service.arbitrate(
-            session,
-            as_of=AS_OF,
-            run_id=7,
-            settings=settings,
-            keep=kept,
-            before_writes=an_arbiter_decides_meanwhile,
-        )
-        assert started == [] and len(kept) == 1
+    service.arbitrate(
+        session, as_of=AS_OF, run_id=7, settings=settings, keep=kept, before_writes=an_arbiter_tries_to_commit
+    )
+    if db_engine.dialect.name != "sqlite":  # no id known before the insert: nothing started early
+        assert refused == [] and len(kept) == 1
         return
-    with pytest.raises(ChangedMeanwhile, match="ids handed to eligibility and the e-mails"):
-        service.arbitrate(
-            session,
-            as_of=AS_OF,
-            run_id=7,
-            settings=settings,
-            keep=kept,
-            before_writes=an_arbiter_decides_meanwhile,
-        )
-    assert len(started) == 1 and kept == []
+    assert refused == ["database is locked"] and len(kept) == 1  # it waits for the commit
 
 
 def test_a_failure_in_the_thread_fails_the_step_that_needs_its_result(
@@ -126,6 +102,40 @@ def test_a_failure_in_the_thread_fails_the_step_that_needs_its_result(
     with pytest.raises(ValueError, match="say nothing of this country"):
         steps.eligibility(ctx)
     if "ahead" in ctx.handed:  # the e-mails depend on it: they fail too, never half written
-        with pytest.raises(RuntimeError, match="eligibility computed ahead failed"):
+        with pytest.raises(ValueError, match="say nothing of this country"):
             steps.outbox(ctx)
     assert read_frame(session, "SELECT count(*) AS n FROM notification")["n"].tolist() == [0]
+
+
+def test_work_ahead_cancelled_stops_at_its_next_batch_of_e_mails(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit of work rolled back drops what was handed over (jobs.nightly.drop_handed), which
+    stops the thread: it renders no more e-mails for nothing, and its result is never used."""
+    seed_portfolio(session)
+    monkeypatch.setattr(service, "HAND_OVER_FROM", 0)
+    first_batch_out, go_on = threading.Event(), threading.Event()
+
+    def two_batches(*_: object, **__: object) -> Iterator[list[dict[str, object]]]:
+        yield [{"outbox_key": "one"}]
+        first_batch_out.set()
+        go_on.wait(10)
+        yield [{"outbox_key": "two"}]
+
+    monkeypatch.setattr(ahead, "compose", two_batches)
+    started: list[ahead.Ahead] = []
+
+    def start(tonight: DecidedTonight) -> None:
+        started.append(ahead.start(session, settings, tonight, business_date=AS_OF, run_id=7))
+
+    service.arbitrate(session, as_of=AS_OF, run_id=7, settings=settings, keep=[], before_writes=start)
+    if session.get_bind().dialect.name != "sqlite":
+        assert started == []  # nothing computed ahead: the ids are read back after the insert
+        return
+    assert first_batch_out.wait(10)
+    handed: dict[str, object] = {"ahead": started[0], "other": "kept until dropped"}
+    drop_handed(handed)
+    go_on.set()
+    assert handed == {}
+    with pytest.raises(ahead.Cancelled, match="rolled back"):
+        started[0].notifications.result(timeout=10)

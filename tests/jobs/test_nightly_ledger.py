@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from jobs.nightly import (
     NightContext,
     RunFailed,
     Step,
+    WorkUnderWay,
     run_night,
 )
 from jobs.run_lock import RunLocked, run_lock
@@ -318,3 +319,38 @@ def test_the_real_decisions_unit_run_again_after_an_arbiters_change_ends_as_a_ni
     decided = {row[0]: row[2] for row in kept["during"]["decision"]}
     assert decided[5] == 8_000_000  # taken on the arbiter's amount
     assert len(kept["during"]["notification"]) == 2  # one e-mail per policyholder, once
+
+
+class _Work(WorkUnderWay):
+    """Work under way handed over by a step: counts the times it is told to stop."""
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+
+def test_work_under_way_is_stopped_when_its_unit_is_run_again_and_when_the_night_fails(
+    db_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """What a step hands over may be a thread still computing for its unit of work
+    (jobs.ahead): a unit rolled back to be run again, or a night that fails, tells it to stop."""
+    started: list[_Work] = []
+
+    def hand_over_work(ctx: NightContext) -> dict[str, Any]:
+        started.append(_Work())
+        ctx.handed["work"] = started[-1]
+        return {}
+
+    seen: list[int] = []
+    groups = [[Step("hand", hand_over_work, "hands work over"), changed_meanwhile_step("b2", 1, seen)]]
+    assert run_night(db_engine, settings, as_of=DAY, groups=groups).status == "succeeded"
+    # the first attempt's work stopped when it was rolled back; the second's once the night ended
+    assert [work.cancelled for work in started] == [1, 1] and seen == [1, 1]
+
+    started.clear()
+    failing = [[Step("hand", hand_over_work, "hands work over"), failing_step("b", tmp_path / "never")]]
+    with pytest.raises(RunFailed, match="b input is broken"):
+        run_night(db_engine, settings, as_of=DAY + timedelta(days=1), groups=failing)
+    assert [work.cancelled for work in started] == [1]

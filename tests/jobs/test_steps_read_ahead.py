@@ -4,7 +4,10 @@ would be done twice), and what scoring takes equals a read done then."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -16,8 +19,16 @@ from tests.arbitration.portfolio import AS_OF, seed_portfolio
 
 
 def test_the_aggregate_step_sends_ahead_the_reads_scoring_takes(
-    session_factory: sessionmaker[Session], settings: Settings
+    session_factory: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    collect = bulk_read._collect
+    taken_ahead: list[int] = []
+
+    def counted(ahead: Any) -> Any:
+        taken_ahead.append(1)
+        return collect(ahead)
+
+    monkeypatch.setattr(bulk_read, "_collect", counted)
     with session_factory() as session:
         seed_portfolio(session)
         session.commit()
@@ -31,8 +42,9 @@ def test_the_aggregate_step_sends_ahead_the_reads_scoring_takes(
         taken = read_inputs(session, as_of=AS_OF, payment_dates=[AS_OF], payments=payments)
         assert bulk_read._PREFETCHED == {}  # every read sent ahead was taken by scoring's reads
         read_now = read_inputs(session, as_of=AS_OF, payment_dates=[AS_OF], payments=payments)
-    # a SQLite file: the three bulk reads (buyers, accounts, legal events); PostgreSQL: none
-    assert sent == (3 if session.get_bind().dialect.name == "sqlite" else 0)
+    # a SQLite file: the three bulk reads (buyers, accounts, legal events), each taken as it was
+    # read ahead (not read again); PostgreSQL: none
+    assert sent == len(taken_ahead) == (3 if session.get_bind().dialect.name == "sqlite" else 0)
     assert len(taken.buyers) > 0
     for ahead, now in zip(
         (taken.buyers, taken.financials, taken.legal_events),
