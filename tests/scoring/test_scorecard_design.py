@@ -3,13 +3,17 @@ missing indicator and one-hot encoder say (the blocks it replaces)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.preprocessing import OneHotEncoder
 
-from scoring.model import PREDICT_ROWS, row_slices
+from scoring import model as scoring_model
+from scoring.model import PREDICT_ROWS, map_slices, row_slices
 from scoring.scorecard import ScorecardDesign
 
 NUMERIC = ["ratio", "days", "empty", "full"]
@@ -82,3 +86,19 @@ def test_row_slices_cover_every_row_once_in_order() -> None:
     assert len(row_slices(1_000_000)) == -(-1_000_000 // PREDICT_ROWS)
     with pytest.raises(ValueError, match="at least one row, got 0"):
         row_slices(10, 0)
+
+
+def test_slices_mapped_on_two_threads_come_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scoring_model, "PREDICT_ROWS", 10)
+    threads: set[str] = set()
+
+    def work(part: slice) -> list[int]:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough for the second thread to take a slice
+        return list(range(95)[part])
+
+    results = map_slices(work, 95)
+    assert [i for part in results for i in part] == list(range(95))
+    assert len(results) == 10 and len(threads) == scoring_model.PREDICT_THREADS == 2
+    threads.clear()
+    assert map_slices(work, 7) == [list(range(7))] and threads == {threading.current_thread().name}
