@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -158,6 +159,11 @@ def run_night(
         for left in scratch.sweep():
             log.warning("removed %s, left by a process that is gone", left)
     with (
+        # the night's threads (the rules' chunks, scoring's slices, the work computed ahead) run
+        # library code that enters warnings.catch_warnings(), not thread-safe in Python 3.11: an
+        # interleaving can leave one thread's filter set; they are put back as they were when the
+        # night ends (a scheduler process runs many nights)
+        warnings.catch_warnings(),
         batch_collector(),
         reads_ahead(),
         run_lock(engine, business_date=as_of, lock_dir=settings.workdir / "locks"),

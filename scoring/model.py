@@ -223,7 +223,14 @@ def map_slices(work: Callable[[slice], T], rows: int) -> list[T]:
     parts = row_slices(rows)
     if len(parts) == 1 or PREDICT_THREADS < 2:
         return [work(part) for part in parts]
-    with ThreadPoolExecutor(PREDICT_THREADS, thread_name_prefix="vigie-score") as pool:
+    # scikit-learn's input checks enter warnings.catch_warnings() on every call, which is not
+    # thread-safe in Python 3.11 (each exit puts back the process's filters as that thread found
+    # them, another thread's included): the filters are saved here and put back once both
+    # threads are done, so nothing one slice set is left behind
+    with (
+        warnings.catch_warnings(),
+        ThreadPoolExecutor(PREDICT_THREADS, thread_name_prefix="vigie-score") as pool,
+    ):
         return list(pool.map(work, parts))
 
 

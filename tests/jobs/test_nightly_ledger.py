@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,18 @@ def test_work_under_way_is_stopped_when_its_unit_is_run_again_and_when_the_night
     with pytest.raises(RunFailed, match="b input is broken"):
         run_night(db_engine, settings, as_of=DAY + timedelta(days=1), groups=failing)
     assert [work.cancelled for work in started] == [1]
+
+
+def test_warning_filters_left_behind_by_the_nights_threads_are_put_back_when_it_ends(
+    db_engine: Engine, settings: Settings
+) -> None:
+    """warnings.catch_warnings() is not thread-safe in Python 3.11: a thread of the night can
+    leave another's filter set (this step does so on purpose); the night puts them back."""
+
+    def leaves_a_filter(ctx: NightContext) -> dict[str, Any]:
+        warnings.simplefilter("error", UserWarning)
+        return {}
+
+    before = list(warnings.filters)
+    run_night(db_engine, settings, as_of=DAY, groups=[[Step("leave", leaves_a_filter, "sets a filter")]])
+    assert warnings.filters == before

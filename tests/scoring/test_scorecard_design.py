@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -102,3 +103,28 @@ def test_slices_mapped_on_two_threads_come_back_in_order(monkeypatch: pytest.Mon
     assert len(results) == 10 and len(threads) == scoring_model.PREDICT_THREADS == 2
     threads.clear()
     assert map_slices(work, 7) == [list(range(7))] and threads == {threading.current_thread().name}
+
+
+def test_warning_filters_set_by_slices_on_two_threads_are_not_left_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """scikit-learn's checks enter warnings.catch_warnings() in each thread, which Python 3.11
+    does not make thread-safe. Here the second slice enters while the first is inside and
+    leaves after it: leaving, it puts back the filters as it found them, the first's included.
+    The map puts the process's filters back as they were before it."""
+    monkeypatch.setattr(scoring_model, "PREDICT_ROWS", 1)
+    before = list(warnings.filters)
+    both_inside, first_out = threading.Barrier(2), threading.Event()
+
+    def work(part: slice) -> int:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            both_inside.wait(10)
+            if part.start == 1:
+                first_out.wait(10)
+        if part.start == 0:
+            first_out.set()
+        return part.start
+
+    assert map_slices(work, 2) == [0, 1]
+    assert warnings.filters == before
