@@ -343,6 +343,9 @@ def arbitrate(
             )
             identities = None  # a million buyers' names: not held through the writes
             before_writes(tonight)
+    _count(summary, decided)
+    facts = decided[["country", "grade"]]  # what a hand-over after the insert still needs
+    del decided  # every decision's evaluation (its texts are the rows'): not held through the writes
     # the limits first: their update (431k of 3M rows on a first night) took 3.4-4.7 s after the
     # decisions' insert and index builds had filled SQLite's page cache, 1.9 s before them
     apply_to_limits(session, rows)
@@ -359,12 +362,15 @@ def arbitrate(
     elif keep is not None and run_id is not None and identities is not None:
         ids = ids_of(session, rows, as_of=as_of, run_id=run_id)
         keep.append(
-            decided_tonight(
-                rows, ids, decided, policies, identities, as_of=as_of, run_id=run_id, marked=marked
-            )
+            decided_tonight(rows, ids, facts, policies, identities, as_of=as_of, run_id=run_id, marked=marked)
         )
         del identities
     summary.review_tasks = create_review_tasks(session, as_of=as_of)
+    return summary
+
+
+def _count(summary: ArbitrationSummary, decided: pd.DataFrame) -> None:
+    """The ``decided`` rows' counts by type, referral and exposure, into ``summary``."""
     removed = (decided["previous_cents"] - decided["proposed_cents"]).clip(lower=0)
     summary.decisions = len(decided)
     counts = decided["decision_type"].value_counts()
@@ -374,4 +380,3 @@ def arbitrate(
     summary.four_eyes = int(decided["four_eyes"].sum())
     summary.exposure_removed_cents = int(removed[decided["automatic"]].sum())
     summary.exposure_referred_cents = int(removed[decided["referred"]].sum())
-    return summary

@@ -96,7 +96,8 @@ def decided_tonight(
     marked: bool,
 ) -> DecidedTonight:
     """The applied decisions of ``rows`` (decision rows as written, ``ids`` theirs in order)
-    and their facts: country and grade from the evaluated ``decided`` (same order as ``rows``),
+    and their facts: country and grade from the evaluated ``decided`` (those two columns at
+    least, same order as ``rows``),
     the OAL option from ``policies``, name and SIREN from ``identities``; ``marked``: written
     already marked notified. Pure: no database read."""
     final = (rows["status"] == DecisionStatus.APPLIED.value).to_numpy()
