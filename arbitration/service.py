@@ -267,7 +267,7 @@ def _ids_ahead(session: Session, n: int) -> np.ndarray | None:
     or for no decision."""
     if n == 0 or not is_sqlite(session):
         return None
-    hold_write_lock(session)
+    hold_write_lock(session, "decision")
     return next_ids(session, n)
 
 

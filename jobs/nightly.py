@@ -154,6 +154,9 @@ def run_night(
     ``stop_after`` ends the run after the named step, leaving it resumable (operators use it
     to inspect a night halfway; tests use it to prove resumption)."""
     sessions = session_factory(engine)
+    # imported before the warning filters are saved below: the filters libraries add as they
+    # are first imported (NumPy's, SciPy's) stay after the night
+    plan = groups if groups is not None else default_groups()
     if engine.dialect.name == "sqlite":
         start_reader()  # the bulk reads' process: started beside the first steps
         for left in scratch.sweep():
@@ -180,7 +183,7 @@ def run_night(
             stopped = _run_groups(
                 sessions,
                 settings,
-                groups if groups is not None else default_groups(),
+                plan,
                 as_of=as_of,
                 state=state,
                 result=result,

@@ -286,7 +286,8 @@ def _committed_sqlite_file(session: Session) -> Path | None:
     session.flush()
     connection = session.connection()
     path = sqlite_file(connection.engine)
-    # the stdlib driver opens a transaction only before a write: one open means pending writes
+    # the stdlib driver opens a transaction only before a write (or to hold the write lock,
+    # models.db.hold_write_lock): one open may hold writes the reader process cannot see
     if path is None or getattr(connection.connection.dbapi_connection, "in_transaction", True):
         return None
     return path

@@ -7,6 +7,7 @@ goes through :func:`bulk_insert` / :func:`bulk_upsert`; the ORM is for small tra
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -244,19 +245,28 @@ def is_sqlite(session: Session) -> bool:
     return session.connection().dialect.name == "sqlite"
 
 
-def hold_write_lock(session: Session) -> None:
-    """SQLite: take the database's write lock now (``BEGIN IMMEDIATE``) unless the session's
-    transaction already writes. The stdlib driver opens a transaction only before a write, so
-    the reads before it each see the latest commit; from here on no other connection can
-    commit until this transaction ends: what the session reads next is what it will write
-    over. No-op elsewhere (PostgreSQL locks per row)."""
+def hold_write_lock(session: Session, table: str) -> None:
+    """SQLite: take the database's write lock now. The stdlib driver opens a transaction only
+    before a write, so the reads before it each see the latest commit; from here on no other
+    connection can commit until this transaction ends: what the session reads next is what it
+    will write over. With no transaction open, ``BEGIN IMMEDIATE``; with one open (a savepoint,
+    or reads only, may not have locked yet), an update of ``table`` that changes nothing. No-op
+    elsewhere (PostgreSQL locks per row)."""
     if not is_sqlite(session):
         return
     raw = session.connection().connection.dbapi_connection
     if raw is None:
         raise DatabaseError("the session has no live database connection")
-    if not raw.in_transaction:
-        raw.execute("BEGIN IMMEDIATE")
+    try:
+        if raw.in_transaction:
+            raw.execute(f"UPDATE {table} SET rowid = rowid WHERE 0")
+        else:
+            raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise DatabaseError(
+            f"could not take the database's write lock ({exc}): another connection has held it "
+            "longer than the busy timeout"
+        ) from exc
 
 
 def placeholder(session: Session) -> str:

@@ -229,9 +229,18 @@ def map_slices(work: Callable[[slice], T], rows: int) -> list[T]:
     # threads are done, so nothing one slice set is left behind
     with (
         warnings.catch_warnings(),
-        ThreadPoolExecutor(PREDICT_THREADS, thread_name_prefix="vigie-score") as pool,
+        ThreadPoolExecutor(
+            PREDICT_THREADS, thread_name_prefix="vigie-score", initializer=_one_openmp_thread
+        ) as pool,
     ):
         return list(pool.map(work, parts))
+
+
+def _one_openmp_thread() -> None:
+    """A scoring worker's OpenMP threads (gradient boosting's predictions), one: the workers
+    share the machine's two cores between them. A caller's ``threadpool_limits`` holds for its
+    own thread only, not for these."""
+    threadpool_limits(1, user_api="openmp")
 
 
 def row_slices(rows: int, size: int | None = None) -> list[slice]:

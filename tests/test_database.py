@@ -23,6 +23,7 @@ from models.db import (
     bulk_upsert,
     check_ready,
     frame_rows,
+    hold_write_lock,
     make_engine,
     read_frame,
     upgrade,
@@ -322,4 +323,39 @@ def test_0009_moves_the_notification_bodies_apart_and_back(db_url: str) -> None:
     with fresh.connect() as connection:
         assert [tuple(row) for row in connection.execute(text(back))] == bodies
     fresh.dispose()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("opened", ["nothing", "reads", "savepoint"])
+def test_the_write_lock_is_held_however_the_transaction_was_opened(tmp_path: Path, opened: str) -> None:
+    """No other connection can commit once the session holds the write lock: taken with no
+    transaction open, after reads only (the stdlib driver opens none for them), or inside a
+    savepoint-only transaction (which locks nothing by itself)."""
+    engine = make_engine(f"sqlite:///{(tmp_path / 'lock.db').as_posix()}")
+    Base.metadata.create_all(engine)
+    other = sqlite3.connect(str(tmp_path / "lock.db"), timeout=0.1)
+    other.execute("CREATE TABLE probe (x)")
+    other.commit()
+    with Session(engine) as session:
+        if opened == "reads":
+            session.execute(text("SELECT count(*) FROM buyer")).scalar()
+        elif opened == "savepoint":
+            session.begin_nested()
+            session.execute(text("SELECT count(*) FROM buyer")).scalar()
+        other.execute("INSERT INTO probe VALUES (0)")  # the lock is free until it is taken
+        other.commit()
+        if opened == "savepoint":  # that commit came after the savepoint's snapshot: stale
+            with pytest.raises(DatabaseError, match="could not take the database's write lock"):
+                hold_write_lock(session, "buyer")
+            session.rollback()
+            session.begin_nested()
+            session.execute(text("SELECT count(*) FROM buyer")).scalar()
+        hold_write_lock(session, "buyer")
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            other.execute("INSERT INTO probe VALUES (1)")
+        other.rollback()
+        session.rollback()
+        other.execute("INSERT INTO probe VALUES (1)")  # free again once the session is done
+        other.commit()
+        other.close()
     engine.dispose()

@@ -19,7 +19,7 @@ from arbitration.handover import DecidedTonight
 from config.settings import Settings
 from jobs import ahead, eligibility, steps
 from jobs.nightly import NightContext, drop_handed
-from models.db import read_frame
+from models.db import ChangedMeanwhile, read_frame
 from tests.arbitration.portfolio import AS_OF, seed_portfolio
 
 
@@ -77,7 +77,7 @@ def test_no_other_connection_can_commit_while_the_work_ahead_reads(
     if db_engine.dialect.name != "sqlite":  # no id known before the insert: nothing started early
         assert refused == [] and len(kept) == 1
         return
-    assert refused == ["database is locked"] and len(kept) == 1  # it waits for the commit
+    assert refused == ["database is locked"] and len(kept) == 1  # it gave up after 0.2 s
 
 
 def test_a_failure_in_the_thread_fails_the_step_that_needs_its_result(
@@ -139,3 +139,27 @@ def test_work_ahead_cancelled_stops_at_its_next_batch_of_e_mails(
     assert handed == {}
     with pytest.raises(ahead.Cancelled, match="rolled back"):
         started[0].notifications.result(timeout=10)
+
+
+def test_ids_that_are_not_those_the_insert_gave_roll_the_unit_back(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the write lock the ids read before the insert are those it gives; were they not
+    (a bug), the insert's check raises ChangedMeanwhile rather than hand wrong ids on."""
+    seed_portfolio(session)
+    monkeypatch.setattr(service, "HAND_OVER_FROM", 0)
+    real_next_ids = service.next_ids
+    monkeypatch.setattr(service, "next_ids", lambda s, n: real_next_ids(s, n) + 1)
+    started: list[DecidedTonight] = []
+    kept: list[DecidedTonight] = []
+    if session.get_bind().dialect.name != "sqlite":  # no id read before the insert
+        service.arbitrate(
+            session, as_of=AS_OF, run_id=7, settings=settings, keep=kept, before_writes=started.append
+        )
+        assert started == [] and len(kept) == 1
+        return
+    with pytest.raises(ChangedMeanwhile, match="not those given"):
+        service.arbitrate(
+            session, as_of=AS_OF, run_id=7, settings=settings, keep=kept, before_writes=started.append
+        )
+    assert len(started) == 1 and kept == []
