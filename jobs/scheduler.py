@@ -11,7 +11,11 @@ Choices, each against a known way to lose or double a night:
 - at start, a night missed while the process was down is caught up if it is still within
   the grace time (the run ledger says whether it already ran);
 - the run itself takes a per-date lock and the ledger is unique per business date, so two
-  scheduler processes still give one run.
+  scheduler processes still give one run;
+- one night at a time in a process: the catch-up and the nightly fire are two jobs, which
+  APScheduler's thread pool would run together if the catch-up were still running at the
+  nightly time; a night's process-wide state (warning filters, the collector's thresholds,
+  the reads sent ahead to the reader process) is then its own.
 The business date of a fire is the local calendar day before it: the 03:30 run of the 24th
 processes the 23rd.
 """
@@ -19,6 +23,7 @@ processes the 23rd.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -42,6 +47,9 @@ log = logging.getLogger("vigie.scheduler")
 NIGHTLY_JOB_ID = "vigie-nightly"
 CATCH_UP_JOB_ID = "vigie-catch-up"
 
+_ONE_NIGHT_AT_A_TIME = threading.Lock()
+"""Held by the night running in this process (see the module's notes)."""
+
 
 def business_date_of(fire_time: datetime, zone: ZoneInfo) -> date:
     """The business date a fire processes: the local day before the fire."""
@@ -57,9 +65,11 @@ def nightly_trigger(settings: Settings) -> CronTrigger:
 def run_business_date(
     engine: Engine, settings: Settings, business_date: date, groups: Sequence[Sequence[Step]] | None = None
 ) -> str:
-    """Run one night; another process holding the date is normal with two schedulers."""
+    """Run one night, after any other of this process; another process holding the date is
+    normal with two schedulers."""
     try:
-        result = run_night(engine, settings, as_of=business_date, groups=groups)
+        with _ONE_NIGHT_AT_A_TIME:
+            result = run_night(engine, settings, as_of=business_date, groups=groups)
     except RunLocked as exc:
         log.info("%s", exc)
         return "locked"

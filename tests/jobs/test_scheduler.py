@@ -134,3 +134,40 @@ def test_two_scheduler_processes_really_fire_and_still_give_one_run(
     assert len(runs) == 1
     assert runs[0].status == "succeeded"
     assert writes == 1
+
+
+def test_the_catch_up_and_the_nightly_fire_never_run_two_nights_at_once(
+    db_engine: Engine, settings: Settings
+) -> None:
+    """A missed night caught up at start and the nightly fire a second later are two jobs of
+    APScheduler's thread pool: the process runs their nights one after the other."""
+    spans: list[tuple[date, float, float]] = []
+
+    def slow(ctx: NightContext) -> dict[str, Any]:
+        started = time.monotonic()
+        time.sleep(1.5)
+        spans.append((ctx.as_of, started, time.monotonic()))
+        return {}
+
+    now = datetime.now(PARIS)
+    fire = now + timedelta(seconds=1)
+    nightly = CronTrigger(hour=fire.hour, minute=fire.minute, second=fire.second, timezone=PARIS)
+    scheduler = build_scheduler(
+        db_engine,
+        settings,
+        scheduler_factory=BackgroundScheduler,
+        trigger=nightly,
+        groups=[[Step("slow", slow, "takes a while")]],
+        now=datetime(2026, 11, 24, 5, 0, tzinfo=PARIS),  # the night of the 23rd missed, in grace
+    )
+    assert {job.id for job in scheduler.get_jobs()} == {NIGHTLY_JOB_ID, CATCH_UP_JOB_ID}
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 15
+        while len(spans) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert len(spans) == 2 and spans[0][0] != spans[1][0]  # two business dates
+    first, second = sorted(spans, key=lambda span: span[1])
+    assert second[1] >= first[2]  # the second began once the first had ended
