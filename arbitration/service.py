@@ -351,8 +351,8 @@ def arbitrate(
     apply_to_limits(session, rows)
     bulk_insert(session, "decision", rows, DECISION_COLUMNS)
     hold_referred_limits(session, rows)
-    if keep is not None and run_id is not None and tonight is not None and expected is not None:
-        given = ids_given(session, rows, as_of=as_of, run_id=run_id)
+    if tonight is not None and expected is not None and keep is not None:
+        given = ids_given(session, rows, as_of=as_of, run_id=tonight.run_id)
         if given is None or not np.array_equal(given, expected):
             raise ChangedMeanwhile(
                 "the decisions did not get the ids read before their insert, under the write lock: the "

@@ -43,16 +43,6 @@ from jobs import eligibility as eligibility_rules
 from jobs.nightly import WorkUnderWay
 from jobs.notify.outbox import Queueing, compose, read_queueing, write_queued
 
-ELIGIBLE_COLUMNS = ["decision_id", "scheme", "amount_cents", "deadline"]
-"""What the e-mails say of a decision's eligibility."""
-
-
-def eligible_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The eligible rows of an eligibility frame (:func:`jobs.eligibility.compute`), as the
-    e-mails word them."""
-    eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
-    return eligible.reindex(columns=ELIGIBLE_COLUMNS)
-
 
 class Cancelled(Exception):
     """The unit of work the thread worked for was rolled back or failed."""
@@ -94,7 +84,9 @@ def start(
     def work() -> None:
         try:
             frame = eligibility_rules.compute(inputs, params=params, as_of=business_date)
-            eligible = eligible_rows(frame)  # before the frame is handed to the night's thread
+            eligible = eligibility_rules.eligible_rows(
+                frame
+            )  # before the frame is handed to the night's thread
         except BaseException as exc:  # raised in the night's thread, by the steps that wait
             ahead.eligibility.set_exception(exc)
             ahead.notifications.set_exception(exc)

@@ -321,6 +321,16 @@ def compute(decisions: pd.DataFrame, *, params: SchemeParams, as_of: date) -> pd
     return out.sort_values(["decision_id", "scheme"], kind="stable").reset_index(drop=True)[OUTPUT_COLUMNS]
 
 
+ELIGIBLE_COLUMNS = ["decision_id", "scheme", "amount_cents", "deadline"]
+"""What the e-mails say of a decision's eligibility."""
+
+
+def eligible_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The eligible rows of a :func:`compute` frame, as the e-mails word them."""
+    eligible = frame[frame["eligible"]] if "eligible" in frame else frame.iloc[0:0]
+    return eligible.reindex(columns=ELIGIBLE_COLUMNS)
+
+
 # ---------------------------------------------------------------------------------------------
 # I/O shell
 # ---------------------------------------------------------------------------------------------

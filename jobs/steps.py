@@ -151,7 +151,7 @@ def eligibility(ctx: NightContext) -> dict[str, Any]:
         )
         frame = eligibility_rules.compute(inputs, params=params, as_of=ctx.as_of)
     written = eligibility_rules.persist(ctx.session, frame)
-    eligible = ahead.eligible_rows(frame)
+    eligible = eligibility_rules.eligible_rows(frame)
     if "outbox" in ctx.group and started is None:  # it words these top-ups: the rows just written
         ctx.handed["eligible"] = eligible
     by_scheme = eligible["scheme"].value_counts().to_dict() if "scheme" in eligible else {}

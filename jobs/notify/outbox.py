@@ -168,9 +168,9 @@ class Queueing:
     in_e_mail: np.ndarray
 
     @property
-    def marked_run(self) -> int | None:
-        """The run whose handed decisions were written already marked notified, if any."""
-        return self.handed.run_id if self.handed is not None and self.handed.marked_notified else None
+    def marked(self) -> DecidedTonight | None:
+        """The handed decisions if they were written already marked notified."""
+        return self.handed if self.handed is not None and self.handed.marked_notified else None
 
 
 def read_queueing(
@@ -216,7 +216,10 @@ def enqueue(
     if queueing is None:
         return 0
     if eligible is None:
-        eligible = _eligible_rows(session, business_date, marked_run=queueing.marked_run)
+        marked = queueing.marked
+        eligible = _eligible_rows(
+            session, business_date, marked_run=None if marked is None else marked.run_id
+        )
     return write_queued(session, queueing, compose(queueing, eligible, run_id=run_id, settings=settings))
 
 
@@ -297,8 +300,8 @@ def write_queued(session: Session, queueing: Queueing, batches: Iterable[list[di
     ids_of = decisions["decision_id"].astype("int64").to_numpy()
     in_e_mail = queueing.in_e_mail
     already = np.zeros(len(decisions), dtype=bool)
-    if queueing.handed is not None and queueing.handed.marked_notified:
-        already = np.isin(ids_of, queueing.handed.decisions["decision_id"].astype("int64").to_numpy())
+    if queueing.marked is not None:
+        already = np.isin(ids_of, queueing.marked.decisions["decision_id"].astype("int64").to_numpy())
     _mark(session, ids_of[in_e_mail & ~already], True)
     _mark(session, ids_of[~in_e_mail & already], False)
     log.info(
